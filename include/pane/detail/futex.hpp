@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+// Linux futex on a 32-bit word of the shared region. Shared (not FUTEX_PRIVATE) futexes, because
+// waiter and waker are different processes mapping the same file; the kernel keys the word by
+// its backing page, so the two mappings may sit at different addresses. On other systems the
+// functions are absent and FutexWait falls back to timed sleeps (see wait.hpp).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#if defined(__linux__)
+#include <climits>
+#include <ctime>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define PANE_HAVE_FUTEX 1
+#endif
+
+namespace pane::detail {
+
+#if defined(PANE_HAVE_FUTEX)
+inline constexpr bool kHaveFutex = true;
+
+// Sleeps while *word == expected, at most `timeout`. Spurious returns are allowed; callers
+// re-check their condition. The kernel reads *word atomically with queueing the waiter, which
+// is what closes the lost-wake-up window.
+inline void futex_wait(const std::uint32_t* word, std::uint32_t expected,
+                       std::chrono::nanoseconds timeout) noexcept {
+    if (timeout <= std::chrono::nanoseconds::zero()) return;
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+    timespec ts{};
+    ts.tv_sec = static_cast<time_t>(secs.count());
+    ts.tv_nsec = static_cast<long>((timeout - secs).count());
+    (void)::syscall(SYS_futex, const_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, &ts, nullptr, 0);
+}
+
+inline void futex_wake_all(const std::uint32_t* word) noexcept {
+    (void)::syscall(SYS_futex, const_cast<std::uint32_t*>(word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+#else
+inline constexpr bool kHaveFutex = false;
+inline void futex_wait(const std::uint32_t*, std::uint32_t, std::chrono::nanoseconds) noexcept {}
+inline void futex_wake_all(const std::uint32_t*) noexcept {}
+#endif
+
+// The futex word for a 64-bit position: its low 32 bits, which change on every advance. The
+// protocol is little-endian, so the low half is the first four bytes of the field.
+[[nodiscard]] inline const std::uint32_t* low_word(const std::uint64_t& position) noexcept {
+    return reinterpret_cast<const std::uint32_t*>(&position);
+}
+
+}  // namespace pane::detail

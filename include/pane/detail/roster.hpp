@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+// The producer's private view of the consumer slot table: which slots hold a live consumer,
+// under which claim value, and when each heartbeat last moved (on the producer's own clock).
+// It reaps a consumer whose heartbeat has not moved for the region's consumer timeout by writing
+// the producer-owned `reaped_claim`; it never writes a consumer's word. Rings consult it so a
+// dead or detached consumer never holds a lossless producer back.
+//
+// Slot handshake (docs/protocol.md, "Consumer slots"):
+//   claim       consumers only, compare-exchange: even -> even+1 (free slot), or odd c -> c+2
+//               when reaped_claim == c (slot reaped from a dead holder). Detach: c -> c+1.
+//   reaped_claim  producer only: "the holder with claim c is gone"; the slot is free again.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstdint>
+
+#include "../layout.hpp"
+#include "../wait.hpp"
+#include "atomic.hpp"
+
+namespace pane::detail {
+
+[[nodiscard]] constexpr bool claim_held(std::uint64_t claim) noexcept { return (claim & 1u) != 0; }
+
+class ConsumerRoster {
+public:
+    ConsumerRoster(ConsumerSlot* slots, std::uint32_t count, std::uint64_t epoch, Clock::duration timeout) noexcept
+        : slots_(slots), count_(count), epoch_(epoch), timeout_(timeout) {}
+
+    // At (re)initialisation: every slot still held belongs to the previous epoch. Mark each
+    // released so a consumer can claim it again; the holders noticed the epoch change (or are dead).
+    void release_all_held() noexcept {
+        for (std::uint32_t i = 0; i < count_; ++i) {
+            ConsumerSlot& slot = slots_[i];
+            const std::uint64_t claim = load_acquire(slot.claim);  // pairs with consumers' claim CAS
+            if (claim_held(claim) && claim != load_relaxed(slot.reaped_claim)) reap(i, claim);
+        }
+    }
+
+    // Scans every slot: notes new holders, records heartbeat movement, reaps the silent.
+    void refresh(Clock::time_point now) noexcept {
+        last_refresh_ = now;
+        for (std::uint32_t i = 0; i < count_; ++i) refresh_slot(i, now);
+    }
+
+    // refresh(), at most once a millisecond: cheap enough to call from a producer's wait loop.
+    void refresh_if_due(Clock::time_point now) noexcept {
+        if (now - last_refresh_ >= std::chrono::milliseconds(1)) refresh(now);
+    }
+
+    [[nodiscard]] std::uint64_t live_mask() const noexcept { return live_mask_; }
+    [[nodiscard]] std::uint64_t claim_of(std::uint32_t index) const noexcept { return claims_[index]; }
+    [[nodiscard]] std::uint32_t count() const noexcept { return count_; }
+    [[nodiscard]] std::uint64_t reaped_total() const noexcept { return reaped_total_; }
+
+private:
+    void refresh_slot(std::uint32_t i, Clock::time_point now) noexcept {
+        ConsumerSlot& slot = slots_[i];
+        const std::uint64_t bit = std::uint64_t{1} << i;
+        // Pairs with the consumer's claim compare-exchange (acq_rel) and its release of `state`.
+        const std::uint64_t claim = load_acquire(slot.claim);
+        if (!claim_held(claim) || claim == load_relaxed(slot.reaped_claim)) {
+            forget(i);
+            return;
+        }
+        const std::uint64_t heartbeat = load_acquire(slot.heartbeat);
+        if (claim != claims_[i]) {  // a new holder: start its clock now
+            claims_[i] = claim;
+            heartbeats_[i] = heartbeat;
+            moved_at_[i] = now;
+        } else if (heartbeat != heartbeats_[i]) {
+            heartbeats_[i] = heartbeat;
+            moved_at_[i] = now;
+        } else if (now - moved_at_[i] > timeout_) {
+            reap(i, claim);
+            forget(i);
+            return;
+        }
+        // Pairs with the consumer's store_release(state) after it wrote attach_epoch.
+        const auto state = static_cast<ConsumerState>(load_acquire(slot.state));
+        const bool live = state == ConsumerState::attached && load_relaxed(slot.attach_epoch) == epoch_;
+        live_mask_ = live ? (live_mask_ | bit) : (live_mask_ & ~bit);
+    }
+
+    void forget(std::uint32_t i) noexcept {
+        claims_[i] = 0;
+        live_mask_ &= ~(std::uint64_t{1} << i);
+    }
+
+    void reap(std::uint32_t i, std::uint64_t claim) noexcept {
+        ConsumerSlot& slot = slots_[i];
+        store_relaxed(slot.reap_count, load_relaxed(slot.reap_count) + 1);  // producer-only word
+        // Pairs with a claiming consumer's load_acquire(reaped_claim) before its compare-exchange,
+        // and with the reaped holder's check in ConsumerSession::tick.
+        store_release(slot.reaped_claim, claim);
+        ++reaped_total_;
+    }
+
+    ConsumerSlot* slots_;
+    std::uint32_t count_;
+    std::uint64_t epoch_;
+    Clock::duration timeout_;
+    Clock::time_point last_refresh_{};
+    std::uint64_t live_mask_ = 0;
+    std::uint64_t reaped_total_ = 0;
+    std::array<std::uint64_t, kMaxConsumers> claims_{};
+    std::array<std::uint64_t, kMaxConsumers> heartbeats_{};
+    std::array<Clock::time_point, kMaxConsumers> moved_at_{};
+};
+
+}  // namespace pane::detail

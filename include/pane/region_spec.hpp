@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+// What a producer asks the region to hold (RegionSpec: consumer slots, timeouts, channels) and
+// where each piece lands (plan_region). The same plan tells a caller how large a mapping to
+// create before any memory exists: plan_region(spec)->region_size.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "detail/bounds.hpp"
+#include "detail/ring_geometry.hpp"
+#include "error.hpp"
+#include "layout.hpp"
+#include "result.hpp"
+
+namespace pane {
+
+// A ring channel: `capacity` messages (a power of two) of at most `element_size` bytes.
+struct RingSpec {
+    std::string name;
+    std::uint32_t element_size = 0;
+    std::uint32_t capacity = 0;
+    RingPolicy policy = RingPolicy::lossless;
+    std::uint32_t id = 0;           // free for the application
+    bool wakeups = true;            // maintain futex wake-ups (costs a fence per message)
+    std::uint64_t initial_position = 0;  // tests start near 2^64 to exercise wrap-around
+};
+
+template <class T>
+[[nodiscard]] RingSpec ring_of(std::string name, std::uint32_t capacity, RingPolicy policy) {
+    static_assert(std::is_trivially_copyable_v<T>, "ring messages are copied as bytes");
+    return RingSpec{std::move(name), static_cast<std::uint32_t>(sizeof(T)), capacity, policy};
+}
+
+// One alternative per channel kind; the display channels add theirs here.
+using ChannelSpec = std::variant<RingSpec>;
+
+struct RegionSpec {
+    std::uint32_t max_consumers = kDefaultConsumers;
+    std::uint32_t channel_table_capacity = 16;
+    std::chrono::milliseconds consumer_timeout{1000};
+    std::chrono::milliseconds heartbeat_period{10};
+    std::vector<ChannelSpec> channels;
+
+    RegionSpec& add(ChannelSpec spec) {
+        channels.push_back(std::move(spec));
+        return *this;
+    }
+};
+
+struct PlannedChannel {
+    ChannelEntry entry;  // as it will be written into the channel table
+    ChannelSpec spec;
+};
+
+struct RegionPlan {
+    std::uint64_t channel_table_offset = 0;
+    std::uint64_t slot_table_offset = 0;
+    std::uint64_t region_size = 0;  // bytes from offset 0 the layout uses
+    std::vector<PlannedChannel> channels;
+};
+
+namespace detail {
+
+[[nodiscard]] inline bool valid_channel_name(const std::string& name) noexcept {
+    if (name.empty() || name.size() >= kChannelNameBytes) return false;
+    for (char c : name) {
+        if (c < 0x21 || c > 0x7e) return false;  // printable ASCII, no spaces
+    }
+    return true;
+}
+
+[[nodiscard]] inline std::optional<ChannelEntry> plan_channel(const RingSpec& s, std::uint32_t max_consumers) {
+    const auto geometry = ring_geometry(s.capacity, s.element_size, max_consumers);
+    if (!geometry || (s.policy != RingPolicy::lossless && s.policy != RingPolicy::overwrite)) return std::nullopt;
+    ChannelEntry e{};
+    e.kind = static_cast<std::uint32_t>(ChannelKind::ring);
+    e.flags = s.wakeups ? kRingFlagWakeups : 0;
+    e.size = geometry->total_size;
+    e.element_size = s.element_size;
+    e.capacity = s.capacity;
+    e.policy = static_cast<std::uint32_t>(s.policy);
+    e.id = s.id;
+    return e;
+}
+
+[[nodiscard]] inline const std::string& spec_name(const ChannelSpec& spec) {
+    return std::visit([](const auto& s) -> const std::string& { return s.name; }, spec);
+}
+
+}  // namespace detail
+
+[[nodiscard]] inline Result<RegionPlan, InitError> plan_region(const RegionSpec& spec) {
+    if (spec.max_consumers == 0 || spec.max_consumers > kMaxConsumers) return InitError::too_many_consumers;
+    if (spec.channels.size() > spec.channel_table_capacity || spec.channel_table_capacity > 4096) {
+        return InitError::too_many_channels;
+    }
+    if (spec.consumer_timeout.count() <= 0 || spec.heartbeat_period.count() <= 0 ||
+        spec.heartbeat_period >= spec.consumer_timeout) {
+        return InitError::invalid_layout;
+    }
+    RegionPlan plan;
+    plan.channel_table_offset = detail::round_up(sizeof(RegionHeader), kCacheLine);
+    plan.slot_table_offset = detail::round_up(
+        plan.channel_table_offset + std::uint64_t{spec.channel_table_capacity} * sizeof(ChannelEntry), kCacheLine);
+    std::uint64_t cursor = detail::round_up(
+        plan.slot_table_offset + std::uint64_t{spec.max_consumers} * sizeof(ConsumerSlot), kChannelAlignment);
+    for (const auto& channel : spec.channels) {
+        const std::string& name = detail::spec_name(channel);
+        if (!detail::valid_channel_name(name)) return InitError::invalid_layout;
+        for (const auto& earlier : plan.channels) {
+            if (detail::spec_name(earlier.spec) == name) return InitError::invalid_layout;
+        }
+        auto entry = std::visit([&](const auto& s) { return detail::plan_channel(s, spec.max_consumers); }, channel);
+        if (!entry) return InitError::invalid_layout;
+        std::memcpy(entry->name, name.data(), name.size());
+        entry->offset = cursor;
+        if (!detail::checked_add(cursor, entry->size, cursor)) return InitError::invalid_layout;
+        cursor = detail::round_up(cursor, kChannelAlignment);
+        plan.channels.push_back(PlannedChannel{*entry, channel});
+    }
+    plan.region_size = cursor;
+    return plan;
+}
+
+}  // namespace pane

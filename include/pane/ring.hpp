@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: MIT
+// The ring channel: one producer, up to max_consumers consumers, each with its own read position.
+// Messages are copied in and out (a ring slot is never handed out by reference), so a consumer
+// never sees a message change under it and never returns a torn one.
+//
+// Each slot carries a sequence word: 2p+1 while position p is being written, 2p+2 once complete
+// (mod 2^64; positions are free-running 64-bit counters and may start anywhere). A consumer
+// expecting position p compares the slot's sequence with 2p+2: equal means ready, behind means
+// not yet written, ahead means the producer has lapped it (the messages in between are lost).
+// The copy-out is a seqlock read: sequence (acquire), payload, fence (acquire), sequence again.
+//
+// Policies:
+//   lossless   the producer does not write position p while a live, subscribed consumer has not
+//              read p - capacity. Live is the producer's roster's view (detail/roster.hpp): a
+//              dead, detached or timed-out consumer never holds it back.
+//   overwrite  the producer never waits. A consumer that was lapped skips to the oldest message
+//              still in the ring and is told exactly how many it lost.
+//
+// Memory ordering (SYNC POINTs, each names its partner):
+//   S1 producer store_release(slot.seq, 2p+2)  <->  consumer load_acquire(slot.seq)
+//   S2 producer store_release(write_pos)       <->  consumer load_acquire(write_pos)
+//   S3 consumer store_release(cursor.read_pos) <->  producer load_acquire(cursor.read_pos):
+//      the consumer's copy-out happens before the producer reuses the slot (lossless)
+//   S4 consumer store_release(cursor.claim)    <->  producer load_acquire(cursor.claim)
+//   S5 futex wake-ups: Dekker fences, see wait.hpp.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <type_traits>
+#include <utility>
+
+#include "detail/atomic.hpp"
+#include "detail/bounds.hpp"
+#include "detail/futex.hpp"
+#include "detail/ring_geometry.hpp"
+#include "detail/roster.hpp"
+#include "detail/word_copy.hpp"
+#include "layout.hpp"
+#include "wait.hpp"
+
+namespace pane {
+
+enum class PushStatus {
+    ok,         // the message is published
+    full,       // lossless ring: a live consumer has not made room (try_push only)
+    too_large,  // the payload is larger than the ring's element size
+    timed_out,  // blocking push: no room before the deadline
+};
+
+enum class PopStatus {
+    ok,                // a message was copied out
+    empty,             // nothing new (try_pop only)
+    timed_out,         // blocking pop: nothing before the deadline
+    buffer_too_small,  // the caller's buffer is smaller than the message; nothing consumed
+    contended,         // the producer kept lapping the read; call again
+    broken,            // the producer wrote something invalid; the channel is unusable this epoch
+};
+
+struct [[nodiscard]] PopResult {
+    PopStatus status;
+    std::uint32_t length = 0;  // payload bytes, when status == ok
+    std::uint64_t lost = 0;    // messages skipped (overwritten unread) during this call; valid for
+                               // every status, so callers must add it up whatever the status
+};
+
+namespace detail {
+
+// Pointers into one ring channel, formed only from validated geometry.
+struct RingView {
+    RingControl* control = nullptr;
+    RingCursor* cursors = nullptr;
+    std::byte* slots = nullptr;
+    RingGeometry geometry{};
+    RingPolicy policy = RingPolicy::lossless;
+    bool wakeups = false;
+
+    [[nodiscard]] RingSlotHeader& slot_at(std::uint64_t position) const noexcept {
+        const std::uint64_t index = position & (geometry.capacity - 1);
+        return *reinterpret_cast<RingSlotHeader*>(slots + index * geometry.slot_stride);
+    }
+    [[nodiscard]] static std::byte* payload_of(RingSlotHeader& slot) noexcept {
+        return reinterpret_cast<std::byte*>(&slot) + sizeof(RingSlotHeader);
+    }
+};
+
+[[nodiscard]] constexpr std::uint64_t seq_writing(std::uint64_t p) noexcept { return 2 * p + 1; }
+[[nodiscard]] constexpr std::uint64_t seq_complete(std::uint64_t p) noexcept { return 2 * p + 2; }
+
+// Producer-side initialisation of a ring channel's producer-owned words.
+inline void init_ring(const RingView& view, std::uint64_t initial_position, std::uint32_t flags) noexcept {
+    RingControl fresh{};
+    fresh.policy = static_cast<std::uint32_t>(view.policy);
+    fresh.capacity = view.geometry.capacity;
+    fresh.element_size = view.geometry.element_size;
+    fresh.slot_stride = view.geometry.slot_stride;
+    fresh.cursor_count = view.geometry.cursor_count;
+    fresh.flags = flags;
+    fresh.cursors_offset = view.geometry.cursors_offset;
+    fresh.slots_offset = view.geometry.slots_offset;
+    fresh.initial_position = initial_position;
+    fresh.write_pos = initial_position;
+    // Producer-owned lines 0 and 1 only; line 2 (sleepers) belongs to consumers.
+    copy_to_shared(reinterpret_cast<std::byte*>(view.control), reinterpret_cast<const std::byte*>(&fresh),
+                   offsetof(RingControl, sleepers));
+    // Each slot looks complete for the lap before initial_position, so nobody reads it as new.
+    for (std::uint32_t i = 0; i < view.geometry.capacity; ++i) {
+        const std::uint64_t previous_lap = initial_position + i - view.geometry.capacity;
+        RingSlotHeader& slot = view.slot_at(previous_lap);
+        store_relaxed(slot.length, std::uint32_t{0});
+        store_release(slot.seq, seq_complete(previous_lap));
+    }
+}
+
+}  // namespace detail
+
+// Producer end of a ring, for variable-size byte messages up to element_size().
+// \pre only the region's producer, from one thread at a time.
+class ByteRingProducer {
+public:
+    ByteRingProducer() = default;
+    ByteRingProducer(detail::RingView view, detail::ConsumerRoster* roster, bool write_combining) noexcept
+        : view_(view), roster_(roster), write_combining_(write_combining) {
+        position_ = detail::load_relaxed(view_.control->write_pos);  // our own word
+        room_until_ = position_;  // force a scan before the first lossless write
+    }
+
+    [[nodiscard]] std::uint32_t element_size() const noexcept { return view_.geometry.element_size; }
+    [[nodiscard]] std::uint32_t capacity() const noexcept { return view_.geometry.capacity; }
+    [[nodiscard]] std::uint64_t position() const noexcept { return position_; }
+
+    // Wait-free in overwrite mode; in lossless mode returns `full` instead of waiting.
+    [[nodiscard]] PushStatus try_push(std::span<const std::byte> message) noexcept {
+        if (message.size() > view_.geometry.element_size) return PushStatus::too_large;
+        if (view_.policy == RingPolicy::lossless && !has_room()) return PushStatus::full;
+        publish(message);
+        return PushStatus::ok;
+    }
+
+    // Lossless: waits with `strategy` for room, refreshing the roster so a consumer that dies
+    // while holding the ring back is reaped within the consumer timeout. Bounded by `deadline`.
+    template <class Strategy>
+    [[nodiscard]] PushStatus push(std::span<const std::byte> message, const Strategy& strategy, Deadline deadline) {
+        if (message.size() > view_.geometry.element_size) return PushStatus::too_large;
+        if (view_.policy == RingPolicy::lossless && !has_room()) {
+            const ProducerSleeper sleeper{this};
+            const auto status = wait_any(strategy, [this] {
+                roster_->refresh_if_due(Clock::now());
+                return has_room();
+            }, sleeper, deadline);
+            if (status != WaitStatus::ready) return PushStatus::timed_out;
+        }
+        publish(message);
+        return PushStatus::ok;
+    }
+
+    // Racy by nature: live consumers currently subscribed to this ring.
+    [[nodiscard]] std::uint32_t subscribers_approx() const noexcept {
+        std::uint32_t n = 0;
+        for_each_subscriber([&](RingCursor&, std::uint64_t) { ++n; });
+        return n;
+    }
+
+    // Racy by nature: how far the slowest live subscriber is behind, as of the last scan.
+    [[nodiscard]] std::uint64_t backlog_approx() noexcept {
+        scan_room();
+        return position_ + view_.geometry.capacity - room_until_;
+    }
+
+private:
+    // Futex sleeper for a lossless producer: waits on the low word of the read position of the
+    // consumer that holds it back, which that consumer changes when it reads (S5).
+    struct ProducerSleeper {
+        ByteRingProducer* ring;
+        [[nodiscard]] const std::uint32_t* word() const noexcept {
+            return ring->blocker_ ? detail::low_word(ring->blocker_->read_pos) : nullptr;
+        }
+        void announce() const noexcept { detail::store_relaxed(ring->view_.control->producer_waiting, 1u); }
+        void withdraw() const noexcept { detail::store_relaxed(ring->view_.control->producer_waiting, 0u); }
+    };
+
+    template <class Strategy, class Ready, class S>
+    static WaitStatus wait_any(const Strategy& strategy, Ready&& ready, const S& sleeper, Deadline deadline) {
+        if constexpr (std::is_same_v<Strategy, AnyWait>) {
+            return wait_with(strategy, ready, sleeper, deadline);
+        } else {
+            return strategy.wait(ready, sleeper, deadline);
+        }
+    }
+
+    [[nodiscard]] bool has_room() noexcept {
+        if (detail::position_diff(room_until_, position_) > 0) return true;
+        scan_room();
+        return detail::position_diff(room_until_, position_) > 0;
+    }
+
+    // Calls fn(cursor, read_pos) for each live subscriber with a plausible read position.
+    template <class Fn>
+    void for_each_subscriber(Fn&& fn) const noexcept {
+        std::uint64_t live = roster_->live_mask();
+        while (live != 0) {
+            const auto i = static_cast<std::uint32_t>(std::countr_zero(live));
+            live &= live - 1;
+            RingCursor& cursor = view_.cursors[i];
+            // S4: a cursor counts only while its subscriber is the slot's current live holder.
+            if (detail::load_acquire(cursor.claim) != roster_->claim_of(i)) continue;
+            // S3: pairs with the consumer's store_release(read_pos) after its copy-out.
+            const std::uint64_t read = detail::load_acquire(cursor.read_pos);
+            // A read position ahead of us or more than a ring behind is not a state a live
+            // consumer can be in; ignore it rather than let a hostile cursor stall the ring.
+            if (position_ - read > view_.geometry.capacity) continue;
+            fn(cursor, read);
+        }
+    }
+
+    // Finds the slowest live subscriber; room_until_ becomes its read position + capacity.
+    void scan_room() noexcept {
+        std::uint64_t most_behind = 0;
+        blocker_ = nullptr;
+        for_each_subscriber([&](RingCursor& cursor, std::uint64_t read) {
+            if (position_ - read >= most_behind) {
+                most_behind = position_ - read;
+                blocker_ = &cursor;
+            }
+        });
+        room_until_ = position_ - most_behind + view_.geometry.capacity;
+    }
+
+    void publish(std::span<const std::byte> message) noexcept {
+        const std::uint64_t p = position_;
+        RingSlotHeader& slot = view_.slot_at(p);
+        detail::store_relaxed(slot.seq, detail::seq_writing(p));
+        // Orders the "writing" mark before the payload stores (seqlock writer).
+        std::atomic_thread_fence(std::memory_order_release);
+        detail::store_relaxed(slot.length, static_cast<std::uint32_t>(message.size()));
+        detail::copy_to_shared(detail::RingView::payload_of(slot), message.data(), message.size());
+        if (write_combining_) detail::write_combining_fence();
+        detail::store_release(slot.seq, detail::seq_complete(p));  // S1
+        position_ = p + 1;
+        detail::store_release(view_.control->write_pos, position_);  // S2
+        if (view_.wakeups) {
+            detail::fence_seq_cst();  // S5: pairs with FutexWait's fence after announce
+            if ((detail::load_relaxed(view_.control->sleepers) & roster_->live_mask()) != 0) {
+                detail::futex_wake_all(detail::low_word(view_.control->write_pos));
+            }
+        }
+    }
+
+    detail::RingView view_{};
+    detail::ConsumerRoster* roster_ = nullptr;
+    bool write_combining_ = false;
+    std::uint64_t position_ = 0;
+    std::uint64_t room_until_ = 0;
+    RingCursor* blocker_ = nullptr;
+};
+
+// Consumer end of a ring. Subscribes on construction (starts at the producer's current
+// position) and unsubscribes on destruction. \pre one thread at a time; the session outlives it.
+class ByteRingConsumer {
+public:
+    ByteRingConsumer() = default;
+    // `open_flag`, if given, is the session's record that this cursor is in use; cleared on
+    // unsubscribe so the channel can be opened again.
+    ByteRingConsumer(detail::RingView view, std::uint32_t slot_index, std::uint64_t claim,
+                     std::uint8_t* open_flag = nullptr) noexcept
+        : view_(view), index_(slot_index), claim_(claim), cursor_(&view.cursors[slot_index]), open_flag_(open_flag) {
+        clear_sleeper_bit();
+        // Start at the producer's current position. S2: pairs with the producer's release.
+        position_ = detail::load_acquire(view_.control->write_pos);
+        detail::store_relaxed(cursor_->read_pos, position_);
+        detail::store_relaxed(cursor_->lost, std::uint64_t{0});
+        detail::store_relaxed(cursor_->delivered, std::uint64_t{0});
+        detail::store_release(cursor_->claim, claim_);  // S4
+    }
+    ByteRingConsumer(ByteRingConsumer&& other) noexcept { *this = std::move(other); }
+    ByteRingConsumer& operator=(ByteRingConsumer&& other) noexcept {
+        if (this != &other) {
+            unsubscribe();
+            view_ = other.view_;
+            index_ = other.index_;
+            claim_ = other.claim_;
+            cursor_ = std::exchange(other.cursor_, nullptr);
+            open_flag_ = std::exchange(other.open_flag_, nullptr);
+            position_ = other.position_;
+            lost_total_ = other.lost_total_;
+            delivered_total_ = other.delivered_total_;
+            broken_ = other.broken_;
+        }
+        return *this;
+    }
+    ByteRingConsumer(const ByteRingConsumer&) = delete;
+    ByteRingConsumer& operator=(const ByteRingConsumer&) = delete;
+    ~ByteRingConsumer() { unsubscribe(); }
+
+    [[nodiscard]] std::uint32_t element_size() const noexcept { return view_.geometry.element_size; }
+    [[nodiscard]] std::uint32_t capacity() const noexcept { return view_.geometry.capacity; }
+    [[nodiscard]] RingPolicy policy() const noexcept { return view_.policy; }
+    [[nodiscard]] std::uint64_t position() const noexcept { return position_; }
+    [[nodiscard]] std::uint64_t lost_total() const noexcept { return lost_total_; }
+    [[nodiscard]] std::uint64_t delivered_total() const noexcept { return delivered_total_; }
+    [[nodiscard]] bool broken() const noexcept { return broken_; }
+    // Racy: messages published and not yet read, as of now.
+    [[nodiscard]] std::uint64_t available_approx() const noexcept {
+        return detail::load_acquire(view_.control->write_pos) - position_;
+    }
+
+    // Copies the next message into `out`. Wait-free apart from a bounded number of retries when
+    // the producer overwrites the slot being read.
+    [[nodiscard]] PopResult try_pop(std::span<std::byte> out) noexcept {
+        PopResult result{PopStatus::contended};
+        if (broken_) return {PopStatus::broken};
+        for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+            RingSlotHeader& slot = view_.slot_at(position_);
+            const std::uint64_t expected = detail::seq_complete(position_);
+            const std::uint64_t seq = detail::load_acquire(slot.seq);  // S1
+            const std::int64_t ahead = detail::position_diff(seq, expected);
+            if (ahead < 0) {
+                result.status = PopStatus::empty;
+                return result;
+            }
+            if (ahead > 0) {  // lapped: skip to the oldest message still in the ring
+                if (!skip_lapped(result)) return result;
+                continue;
+            }
+            const std::uint32_t length = detail::load_relaxed(slot.length);
+            const bool fits = length <= out.size() && length <= view_.geometry.element_size;
+            if (fits) detail::copy_from_shared(out.data(), detail::RingView::payload_of(slot), length);
+            std::atomic_thread_fence(std::memory_order_acquire);  // seqlock reader: copy before re-check
+            if (detail::load_relaxed(slot.seq) != seq) continue;  // overwritten while we copied
+            if (length > view_.geometry.element_size) {  // a stable, impossible length: hostile
+                broken_ = true;
+                result.status = PopStatus::broken;
+                return result;
+            }
+            if (!fits) {
+                result.status = PopStatus::buffer_too_small;
+                result.length = length;
+                return result;
+            }
+            advance();
+            result.status = PopStatus::ok;
+            result.length = length;
+            return result;
+        }
+        return result;
+    }
+
+    // Waits with `strategy` until a message arrives or the deadline passes.
+    template <class Strategy>
+    [[nodiscard]] PopResult pop(std::span<std::byte> out, const Strategy& strategy, Deadline deadline) {
+        std::uint64_t lost = 0;
+        PopResult result = try_pop(out);
+        while (result.status == PopStatus::empty || result.status == PopStatus::contended) {
+            lost += result.lost;
+            const ConsumerSleeper sleeper{this};
+            const auto ready = [this] {
+                return detail::position_diff(detail::load_acquire(view_.control->write_pos), position_) > 0;
+            };
+            WaitStatus status;
+            if constexpr (std::is_same_v<Strategy, AnyWait>) {
+                status = wait_with(strategy, ready, sleeper, deadline);
+            } else {
+                status = strategy.wait(ready, sleeper, deadline);
+            }
+            if (status == WaitStatus::timed_out) return {PopStatus::timed_out, 0, lost};
+            result = try_pop(out);
+        }
+        result.lost += lost;
+        return result;
+    }
+
+private:
+    static constexpr int kMaxAttempts = 16;
+
+    // Futex sleeper for a consumer: waits on the low word of write_pos (S5). The sleepers bit
+    // is consumer-only shared state: consumers set and clear their own bit with fetch_or /
+    // fetch_and among themselves; the producer only reads the word (one writer side per word).
+    struct ConsumerSleeper {
+        ByteRingConsumer* ring;
+        [[nodiscard]] const std::uint32_t* word() const noexcept {
+            return detail::low_word(ring->view_.control->write_pos);
+        }
+        void announce() const noexcept {
+            std::atomic_ref<std::uint64_t>(ring->view_.control->sleepers)
+                .fetch_or(ring->bit(), std::memory_order_relaxed);  // consumer-only word
+        }
+        void withdraw() const noexcept { ring->clear_sleeper_bit(); }
+    };
+
+    [[nodiscard]] std::uint64_t bit() const noexcept { return std::uint64_t{1} << index_; }
+    void clear_sleeper_bit() noexcept {
+        std::atomic_ref<std::uint64_t>(view_.control->sleepers)
+            .fetch_and(~bit(), std::memory_order_relaxed);  // consumer-only word, see ConsumerSleeper
+    }
+
+    // The slot at position_ holds a newer lap. Moves position_ to the oldest message the
+    // producer may still hold and accounts the skipped positions as lost.
+    [[nodiscard]] bool skip_lapped(PopResult& result) noexcept {
+        const std::uint64_t written = detail::load_acquire(view_.control->write_pos);  // S2
+        const std::uint64_t capacity = view_.geometry.capacity;
+        const std::uint64_t behind = written - position_;
+        if (behind > (std::uint64_t{1} << 62)) {  // write_pos far behind our position: hostile
+            broken_ = true;
+            result.status = PopStatus::broken;
+            return false;
+        }
+        // Jump to the oldest position the ring can still hold. If the producer is overwriting
+        // that one right now, the next attempt sees it lapped too and skips one more.
+        const std::uint64_t skip = behind > capacity ? behind - capacity : 1;
+        position_ += skip;
+        result.lost += skip;
+        lost_total_ += skip;
+        detail::store_relaxed(cursor_->lost, lost_total_);
+        detail::store_release(cursor_->read_pos, position_);  // S3
+        return true;
+    }
+
+    void advance() noexcept {
+        ++position_;
+        ++delivered_total_;
+        detail::store_relaxed(cursor_->delivered, delivered_total_);
+        detail::store_release(cursor_->read_pos, position_);  // S3
+        if (view_.wakeups && view_.policy == RingPolicy::lossless) {
+            detail::fence_seq_cst();  // S5: pairs with the producer's fence after announcing
+            if (detail::load_relaxed(view_.control->producer_waiting) != 0) {
+                detail::futex_wake_all(detail::low_word(cursor_->read_pos));
+            }
+        }
+    }
+
+    void unsubscribe() noexcept {
+        if (cursor_ == nullptr) return;
+        clear_sleeper_bit();
+        detail::store_release(cursor_->claim, std::uint64_t{0});  // S4
+        cursor_ = nullptr;
+        if (open_flag_ != nullptr) *std::exchange(open_flag_, nullptr) = 0;
+    }
+
+    detail::RingView view_{};
+    std::uint32_t index_ = 0;
+    std::uint64_t claim_ = 0;
+    RingCursor* cursor_ = nullptr;
+    std::uint8_t* open_flag_ = nullptr;
+    std::uint64_t position_ = 0;
+    std::uint64_t lost_total_ = 0;
+    std::uint64_t delivered_total_ = 0;
+    bool broken_ = false;
+};
+
+// Typed ends: T is copied as bytes, so it must be trivially copyable; the ring's element size
+// must equal sizeof(T) (checked when the channel is opened), and every message's length too.
+template <class T>
+class RingProducer {
+    static_assert(std::is_trivially_copyable_v<T>);
+
+public:
+    RingProducer() = default;
+    explicit RingProducer(ByteRingProducer bytes) noexcept : bytes_(std::move(bytes)) {}
+    [[nodiscard]] PushStatus try_push(const T& value) noexcept { return bytes_.try_push(as_bytes(value)); }
+    template <class Strategy>
+    [[nodiscard]] PushStatus push(const T& value, const Strategy& strategy, Deadline deadline) {
+        return bytes_.push(as_bytes(value), strategy, deadline);
+    }
+    [[nodiscard]] ByteRingProducer& bytes() noexcept { return bytes_; }
+
+private:
+    static std::span<const std::byte> as_bytes(const T& value) noexcept {
+        return {reinterpret_cast<const std::byte*>(&value), sizeof(T)};
+    }
+    ByteRingProducer bytes_;
+};
+
+template <class T>
+class RingConsumer {
+    static_assert(std::is_trivially_copyable_v<T>);
+
+public:
+    RingConsumer() = default;
+    explicit RingConsumer(ByteRingConsumer bytes) noexcept : bytes_(std::move(bytes)) {}
+    [[nodiscard]] PopResult try_pop(T& out) noexcept { return checked(bytes_.try_pop(as_bytes(out))); }
+    template <class Strategy>
+    [[nodiscard]] PopResult pop(T& out, const Strategy& strategy, Deadline deadline) {
+        return checked(bytes_.pop(as_bytes(out), strategy, deadline));
+    }
+    [[nodiscard]] ByteRingConsumer& bytes() noexcept { return bytes_; }
+
+private:
+    static std::span<std::byte> as_bytes(T& value) noexcept { return {reinterpret_cast<std::byte*>(&value), sizeof(T)}; }
+    // A message of another length in a typed ring is a protocol violation, not a short read.
+    static PopResult checked(PopResult r) noexcept {
+        if ((r.status == PopStatus::ok || r.status == PopStatus::buffer_too_small) && r.length != sizeof(T)) {
+            r.status = PopStatus::broken;
+        }
+        return r;
+    }
+    ByteRingConsumer bytes_;
+};
+
+}  // namespace pane

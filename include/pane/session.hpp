@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: MIT
+// Sessions: the producer lays out a region and keeps it alive; consumers attach to it.
+//
+//   ProducerSession::create   (re)initialises the region with a fresh epoch. If a previous
+//                             producer left consumers attached, it first marks the region
+//                             `initialising` and gives them a grace period to leave.
+//   ProducerSession::tick     bumps the producer heartbeat and reaps silent consumers.
+//   ConsumerSession::attach   validates the region, claims a consumer slot.
+//   ConsumerSession::tick     bumps the consumer heartbeat; reports a stale or restarted
+//                             producer, or a lost slot. Call it at least every heartbeat period.
+//
+// Heartbeats are counters; each side judges staleness with its own clock, because a guest's
+// and a host's clocks share no epoch. The region must stay mapped, and a session must outlive
+// every channel handle opened from it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <span>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#if defined(__unix__)
+#include <unistd.h>
+#endif
+
+#include "detail/atomic.hpp"
+#include "detail/region_check.hpp"
+#include "detail/roster.hpp"
+#include "error.hpp"
+#include "layout.hpp"
+#include "region_spec.hpp"
+#include "result.hpp"
+#include "ring.hpp"
+#include "wait.hpp"
+
+namespace pane {
+
+namespace detail {
+
+[[nodiscard]] inline std::uint32_t current_pid() noexcept {
+#if defined(__unix__)
+    return static_cast<std::uint32_t>(::getpid());
+#else
+    return 0;
+#endif
+}
+
+// A nonzero epoch different from `previous`. Random, so a restarted producer (same pid, same
+// counter) is still told apart; consumers only ever compare epochs for equality.
+[[nodiscard]] inline std::uint64_t fresh_epoch(std::uint64_t previous) {
+    std::random_device device;
+    std::uint64_t e = 0;
+    while (e == 0 || e == previous) {
+        e = (std::uint64_t{device()} << 32) ^ device() ^
+            static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
+    }
+    return e;
+}
+
+[[nodiscard]] inline const ChannelEntry* find_entry(const std::vector<ChannelEntry>& table, std::string_view name) {
+    for (const auto& e : table) {
+        if (entry_name(e) == name) return &e;
+    }
+    return nullptr;
+}
+
+[[nodiscard]] inline RingView ring_view(std::byte* base, const ChannelEntry& e, const RingGeometry& g) noexcept {
+    std::byte* channel = base + e.offset;
+    RingView v;
+    v.control = reinterpret_cast<RingControl*>(channel);
+    v.cursors = reinterpret_cast<RingCursor*>(channel + g.cursors_offset);
+    v.slots = channel + g.slots_offset;
+    v.geometry = g;
+    v.policy = static_cast<RingPolicy>(e.policy);
+    v.wakeups = (e.flags & kRingFlagWakeups) != 0;
+    return v;
+}
+
+[[nodiscard]] inline bool region_pointer_ok(std::span<std::byte> region) noexcept {
+    return reinterpret_cast<std::uintptr_t>(region.data()) % kCacheLine == 0;
+}
+
+}  // namespace detail
+
+struct ProducerOptions {
+    // How long a re-initialising producer waits for consumers of the previous epoch to leave.
+    std::chrono::milliseconds reinit_grace{250};
+    // The mapping is write-combining (a guest's resource2_wc): publish with an sfence.
+    bool write_combining = false;
+};
+
+class ProducerSession {
+public:
+    [[nodiscard]] static Result<ProducerSession, InitError> create(std::span<std::byte> region, const RegionSpec& spec,
+                                                                   ProducerOptions options = {}) {
+        auto plan = plan_region(spec);
+        if (!plan) return plan.error();
+        if (!detail::region_pointer_ok(region) || region.size() < plan->region_size) return InitError::region_too_small;
+        auto state = std::make_unique<State>(region, std::move(plan.value()), spec, options);
+        state->initialise();
+        return ProducerSession(std::move(state));
+    }
+
+    ProducerSession(ProducerSession&&) noexcept = default;
+    ProducerSession& operator=(ProducerSession&& other) noexcept {
+        if (this != &other) {
+            close();
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    ~ProducerSession() { close(); }
+
+    // Heartbeat (at most once per heartbeat period) and consumer liveness. Call it regularly,
+    // at least a few times per heartbeat period; it is cheap when nothing is due.
+    void tick() noexcept { tick(Clock::now()); }
+    void tick(Clock::time_point now) noexcept {
+        State& s = *state_;
+        if (now - s.last_beat >= s.heartbeat_period) {
+            s.last_beat = now;
+            ++s.heartbeat;
+            detail::store_release(s.header->producer_heartbeat, s.heartbeat);  // consumers: load_acquire in tick
+        }
+        s.roster.refresh(now);
+    }
+
+    // Marks the region closed: consumers see it on their next tick. Idempotent.
+    void close() noexcept {
+        if (!state_ || state_->closed) return;
+        state_->closed = true;
+        // Pairs with ConsumerSession::tick's load_acquire(producer_state).
+        detail::store_release(state_->header->producer_state, static_cast<std::uint32_t>(ProducerState::closed));
+    }
+
+    [[nodiscard]] Result<ByteRingProducer, ChannelError> byte_ring(std::string_view name) {
+        return open_ring(name, 0);
+    }
+
+    template <class T>
+    [[nodiscard]] Result<RingProducer<T>, ChannelError> ring(std::string_view name) {
+        auto bytes = open_ring(name, sizeof(T));
+        if (!bytes) return bytes.error();
+        return RingProducer<T>(std::move(bytes.value()));
+    }
+
+    [[nodiscard]] std::uint64_t epoch() const noexcept { return state_->epoch; }
+    [[nodiscard]] const RegionPlan& plan() const noexcept { return state_->plan; }
+    [[nodiscard]] std::uint64_t live_consumers() const noexcept { return state_->roster.live_mask(); }
+    [[nodiscard]] std::uint64_t reaped_total() const noexcept { return state_->roster.reaped_total(); }
+
+private:
+    struct State {
+        State(std::span<std::byte> r, RegionPlan p, const RegionSpec& spec, ProducerOptions o)
+            : region(r),
+              header(reinterpret_cast<RegionHeader*>(r.data())),
+              slots(reinterpret_cast<ConsumerSlot*>(r.data() + p.slot_table_offset)),
+              plan(std::move(p)),
+              options(o),
+              max_consumers(spec.max_consumers),
+              table_capacity(spec.channel_table_capacity),
+              consumer_timeout(spec.consumer_timeout),
+              heartbeat_period(spec.heartbeat_period),
+              roster(slots, spec.max_consumers, 0, spec.consumer_timeout),
+              opened(plan.channels.size(), false) {}
+
+        void initialise() {
+            const bool had_region = detail::load_acquire(header->magic) == kRegionMagic;
+            const std::uint64_t previous_epoch = had_region ? detail::load_acquire(header->epoch) : 0;
+            const std::uint64_t previous_inits = had_region ? detail::load_relaxed(header->init_count) : 0;
+            // Consumers check producer_state (acquire) before and after they attach.
+            detail::store_release(header->producer_state, static_cast<std::uint32_t>(ProducerState::initialising));
+            detail::store_release(header->epoch, std::uint64_t{0});
+            if (had_region) wait_for_previous_consumers();
+
+            RegionHeader fresh{};
+            fresh.magic = had_region ? kRegionMagic : 0;  // on a new region, magic goes in last
+            fresh.version_major = kVersionMajor;
+            fresh.version_minor = kVersionMinor;
+            fresh.header_size = sizeof(RegionHeader);
+            fresh.region_size = plan.region_size;
+            fresh.producer_state = static_cast<std::uint32_t>(ProducerState::initialising);
+            fresh.producer_pid = detail::current_pid();
+            fresh.max_consumers = max_consumers;
+            fresh.channel_count = static_cast<std::uint32_t>(plan.channels.size());
+            fresh.channel_table_offset = plan.channel_table_offset;
+            fresh.slot_table_offset = plan.slot_table_offset;
+            fresh.channel_table_capacity = table_capacity;
+            fresh.channel_entry_size = sizeof(ChannelEntry);
+            fresh.slot_size = sizeof(ConsumerSlot);
+            fresh.consumer_timeout_ms = static_cast<std::uint32_t>(consumer_timeout.count());
+            fresh.heartbeat_period_ms = static_cast<std::uint32_t>(heartbeat_period.count());
+            fresh.init_count = previous_inits + 1;
+            detail::copy_to_shared(region.data(), reinterpret_cast<const std::byte*>(&fresh), sizeof(fresh));
+
+            std::vector<ChannelEntry> table(table_capacity, ChannelEntry{});
+            for (std::size_t i = 0; i < plan.channels.size(); ++i) table[i] = plan.channels[i].entry;
+            detail::copy_to_shared(region.data() + plan.channel_table_offset,
+                                   reinterpret_cast<const std::byte*>(table.data()), table.size() * sizeof(ChannelEntry));
+
+            // Producer-owned line of each slot: keep reaped_claim meaningful, then release every
+            // slot still held from before (its holder saw `initialising`, or is dead).
+            for (std::uint32_t i = 0; i < max_consumers; ++i) {
+                detail::store_relaxed(slots[i].reap_count, std::uint64_t{0});
+            }
+            roster.release_all_held();
+
+            for (const auto& channel : plan.channels) init_channel(channel);
+
+            epoch = detail::fresh_epoch(previous_epoch);
+            roster = detail::ConsumerRoster(slots, max_consumers, epoch, consumer_timeout);
+            // Everything above happens-before a consumer's load_acquire of epoch/state/magic.
+            detail::store_release(header->epoch, epoch);
+            detail::store_release(header->producer_state, static_cast<std::uint32_t>(ProducerState::ready));
+            if (!had_region) detail::store_release(header->magic, kRegionMagic);
+            last_beat = Clock::now();
+        }
+
+        // Best effort: the previous layout's slot table, if its header is sane, tells which
+        // consumers are still attached. Bounded by reinit_grace.
+        void wait_for_previous_consumers() {
+            RegionHeader old{};
+            detail::copy_from_shared(reinterpret_cast<std::byte*>(&old), region.data(), sizeof(old));
+            if (detail::check_header(old, region.size())) return;
+            const auto* old_slots = reinterpret_cast<const ConsumerSlot*>(region.data() + old.slot_table_offset);
+            const auto deadline = Deadline::after(options.reinit_grace);
+            for (;;) {
+                bool any_attached = false;
+                for (std::uint32_t i = 0; i < old.max_consumers; ++i) {
+                    const std::uint64_t claim = detail::load_acquire(old_slots[i].claim);
+                    any_attached |= detail::claim_held(claim) && claim != detail::load_relaxed(old_slots[i].reaped_claim) &&
+                                    detail::load_acquire(old_slots[i].state) ==
+                                        static_cast<std::uint32_t>(ConsumerState::attached);
+                }
+                if (!any_attached || deadline.passed(Clock::now())) return;
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+        }
+
+        void init_channel(const PlannedChannel& channel) {
+            if (const auto* ring = std::get_if<RingSpec>(&channel.spec)) {
+                const auto g = detail::ring_geometry(ring->capacity, ring->element_size, max_consumers);
+                detail::init_ring(detail::ring_view(region.data(), channel.entry, *g), ring->initial_position,
+                                  channel.entry.flags);
+            }
+        }
+
+        std::span<std::byte> region;
+        RegionHeader* header;
+        ConsumerSlot* slots;
+        RegionPlan plan;
+        ProducerOptions options;
+        std::uint32_t max_consumers;
+        std::uint32_t table_capacity;
+        std::chrono::milliseconds consumer_timeout;
+        std::chrono::milliseconds heartbeat_period;
+        detail::ConsumerRoster roster;
+        std::vector<bool> opened;
+        std::uint64_t epoch = 0;
+        std::uint64_t heartbeat = 0;
+        Clock::time_point last_beat{};
+        bool closed = false;
+    };
+
+    explicit ProducerSession(std::unique_ptr<State> s) noexcept : state_(std::move(s)) {}
+
+    [[nodiscard]] Result<ByteRingProducer, ChannelError> open_ring(std::string_view name, std::size_t typed_size) {
+        State& s = *state_;
+        for (std::size_t i = 0; i < s.plan.channels.size(); ++i) {
+            const ChannelEntry& e = s.plan.channels[i].entry;
+            if (detail::entry_name(e) != name) continue;
+            if (e.kind != static_cast<std::uint32_t>(ChannelKind::ring)) return ChannelError::wrong_kind;
+            if (typed_size != 0 && e.element_size != typed_size) return ChannelError::wrong_element;
+            if (s.opened[i]) return ChannelError::already_open;  // one writer per ring
+            s.opened[i] = true;
+            const auto g = detail::ring_geometry(e.capacity, e.element_size, s.max_consumers);
+            return ByteRingProducer(detail::ring_view(s.region.data(), e, *g), &s.roster, s.options.write_combining);
+        }
+        return ChannelError::not_found;
+    }
+
+    std::unique_ptr<State> state_;
+};
+
+struct ConsumerOptions {
+    // A producer whose heartbeat has not moved this long (on our clock) is reported stale.
+    std::chrono::milliseconds producer_timeout{1000};
+    // How often tick() bumps our heartbeat. Must be well under the region's consumer timeout.
+    std::chrono::milliseconds heartbeat_period{10};
+};
+
+enum class SessionStatus {
+    ok,
+    producer_stale,    // the producer heartbeat stopped: it is hung or dead
+    producer_closed,   // the producer shut down cleanly
+    epoch_changed,     // the producer re-initialised the region: attach again
+    slot_lost,         // the producer reaped us (we were silent too long): attach again
+};
+
+[[nodiscard]] constexpr std::string_view describe(SessionStatus s) noexcept {
+    switch (s) {
+        case SessionStatus::ok: return "ok";
+        case SessionStatus::producer_stale: return "producer heartbeat stopped";
+        case SessionStatus::producer_closed: return "producer closed the region";
+        case SessionStatus::epoch_changed: return "producer re-initialised the region";
+        case SessionStatus::slot_lost: return "consumer slot was reaped";
+    }
+    return "unknown";
+}
+
+class ConsumerSession {
+public:
+    [[nodiscard]] static Result<ConsumerSession, AttachError> attach(std::span<std::byte> region,
+                                                                     ConsumerOptions options = {}) {
+        if (region.size() < sizeof(RegionHeader)) return AttachError::region_too_small;
+        if (!detail::region_pointer_ok(region)) return AttachError::invalid_layout;
+        const auto* header = reinterpret_cast<const RegionHeader*>(region.data());
+        constexpr int kAttempts = 4;
+        for (int attempt = 0; attempt < kAttempts; ++attempt) {
+            // Pairs with the producer's release stores at the end of initialisation.
+            if (detail::load_acquire(header->magic) != kRegionMagic) return AttachError::bad_magic;
+            if (detail::load_acquire(header->producer_state) != static_cast<std::uint32_t>(ProducerState::ready)) {
+                return AttachError::not_ready;
+            }
+            const std::uint64_t epoch = detail::load_acquire(header->epoch);
+            if (epoch == 0) return AttachError::not_ready;
+            auto checked = detail::check_region(region);
+            if (!checked) {
+                if (detail::load_acquire(header->epoch) != epoch) continue;  // torn by a re-init
+                return checked.error();
+            }
+            if (checked->header.epoch != epoch) continue;
+            auto state = std::make_unique<State>(region, std::move(checked.value()), options);
+            if (!state->claim_slot()) return AttachError::no_free_slot;
+            // Re-check: a producer that re-initialised while we claimed has released our slot.
+            if (detail::load_acquire(header->epoch) == epoch &&
+                detail::load_acquire(header->producer_state) == static_cast<std::uint32_t>(ProducerState::ready)) {
+                return ConsumerSession(std::move(state));
+            }
+            state->release_slot();
+        }
+        return AttachError::epoch_changed;
+    }
+
+    ConsumerSession(ConsumerSession&&) noexcept = default;
+    ConsumerSession& operator=(ConsumerSession&& other) noexcept {
+        if (this != &other) {
+            detach();
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    ~ConsumerSession() { detach(); }
+
+    // Heartbeat and health check. Anything but `ok` means: drop the channel handles, detach,
+    // and attach again (the ok path costs a few loads of rarely-written lines).
+    [[nodiscard]] SessionStatus tick() noexcept { return tick(Clock::now()); }
+    [[nodiscard]] SessionStatus tick(Clock::time_point now) noexcept {
+        State& s = *state_;
+        ConsumerSlot& slot = s.slot();
+        // The producer's state first: a re-initialisation also releases our slot, and
+        // "epoch changed" is the more useful answer then.
+        const auto* header = s.header();
+        const auto state = detail::load_acquire(header->producer_state);  // pairs with producer's release
+        if (state == static_cast<std::uint32_t>(ProducerState::closed)) return SessionStatus::producer_closed;
+        if (state != static_cast<std::uint32_t>(ProducerState::ready) ||
+            detail::load_acquire(header->epoch) != s.checked.header.epoch) {
+            return SessionStatus::epoch_changed;
+        }
+        // Pairs with the roster's store_release(reaped_claim) and other consumers' claim CAS.
+        if (detail::load_acquire(slot.claim) != s.claim || detail::load_acquire(slot.reaped_claim) == s.claim) {
+            return SessionStatus::slot_lost;
+        }
+        if (now - s.last_beat >= s.options.heartbeat_period) {
+            s.last_beat = now;
+            detail::store_release(slot.heartbeat, ++s.heartbeat);  // roster: load_acquire(heartbeat)
+        }
+        const std::uint64_t beat = detail::load_acquire(header->producer_heartbeat);  // pairs with tick's release
+        if (beat != s.producer_beat) {
+            s.producer_beat = beat;
+            s.producer_moved_at = now;
+        } else if (now - s.producer_moved_at > s.options.producer_timeout) {
+            return SessionStatus::producer_stale;
+        }
+        return SessionStatus::ok;
+    }
+
+    // Releases the slot. Idempotent; also done by the destructor.
+    void detach() noexcept {
+        if (state_ && !state_->released) state_->release_slot();
+    }
+
+    [[nodiscard]] Result<ByteRingConsumer, ChannelError> byte_ring(std::string_view name) { return open_ring(name, 0); }
+
+    template <class T>
+    [[nodiscard]] Result<RingConsumer<T>, ChannelError> ring(std::string_view name) {
+        auto bytes = open_ring(name, sizeof(T));
+        if (!bytes) return bytes.error();
+        return RingConsumer<T>(std::move(bytes.value()));
+    }
+
+    [[nodiscard]] std::uint32_t slot_index() const noexcept { return state_->index; }
+    [[nodiscard]] std::uint64_t epoch() const noexcept { return state_->checked.header.epoch; }
+    [[nodiscard]] const RegionHeader& header_copy() const noexcept { return state_->checked.header; }
+    [[nodiscard]] const std::vector<ChannelEntry>& channels() const noexcept { return state_->checked.channels; }
+
+private:
+    struct State {
+        State(std::span<std::byte> r, detail::CheckedRegion c, ConsumerOptions o)
+            : region(r), checked(std::move(c)), options(o), last_beat(Clock::now()), producer_moved_at(last_beat) {}
+
+        [[nodiscard]] const RegionHeader* header() const noexcept {
+            return reinterpret_cast<const RegionHeader*>(region.data());
+        }
+        [[nodiscard]] ConsumerSlot& slot() const noexcept { return slot_at(index); }
+        [[nodiscard]] ConsumerSlot& slot_at(std::uint32_t i) const noexcept {
+            return reinterpret_cast<ConsumerSlot*>(region.data() + checked.header.slot_table_offset)[i];
+        }
+
+        // Consumers compare-exchange `claim` among themselves; the producer never writes it
+        // (it answers through reaped_claim), so this RMW never crosses the VM boundary.
+        [[nodiscard]] bool claim_slot() noexcept {
+            for (std::uint32_t i = 0; i < checked.header.max_consumers; ++i) {
+                ConsumerSlot& s = slot_at(i);
+                std::uint64_t seen = detail::load_acquire(s.claim);
+                std::uint64_t next;
+                if (!detail::claim_held(seen)) {
+                    next = seen + 1;
+                } else if (detail::load_acquire(s.reaped_claim) == seen) {  // pairs with the roster's reap
+                    next = seen + 2;
+                } else {
+                    continue;
+                }
+                if (!std::atomic_ref<std::uint64_t>(s.claim).compare_exchange_strong(seen, next,
+                                                                                      std::memory_order_acq_rel)) {
+                    continue;
+                }
+                index = i;
+                claim = next;
+                producer_beat = detail::load_acquire(header()->producer_heartbeat);
+                detail::store_relaxed(s.pid, detail::current_pid());
+                detail::store_relaxed(s.attach_epoch, checked.header.epoch);
+                detail::store_relaxed(s.heartbeat, ++heartbeat);
+                // The roster reads state (acquire), then attach_epoch.
+                detail::store_release(s.state, static_cast<std::uint32_t>(ConsumerState::attached));
+                return true;
+            }
+            return false;
+        }
+
+        void release_slot() noexcept {
+            released = true;
+            std::uint64_t expected = claim;  // fails harmlessly if the slot was reaped and re-claimed
+            (void)std::atomic_ref<std::uint64_t>(slot().claim).compare_exchange_strong(expected, claim + 1,
+                                                                                       std::memory_order_acq_rel);
+        }
+
+        std::span<std::byte> region;
+        detail::CheckedRegion checked;
+        ConsumerOptions options;
+        std::uint32_t index = 0;
+        std::uint64_t claim = 0;
+        std::uint64_t heartbeat = 0;
+        std::uint64_t producer_beat = 0;
+        Clock::time_point last_beat;
+        Clock::time_point producer_moved_at;
+        bool released = false;
+        std::vector<std::uint8_t> opened = std::vector<std::uint8_t>(checked.channels.size(), 0);  // fixed size
+    };
+
+    explicit ConsumerSession(std::unique_ptr<State> s) noexcept : state_(std::move(s)) {}
+
+    [[nodiscard]] Result<ByteRingConsumer, ChannelError> open_ring(std::string_view name, std::size_t typed_size) {
+        State& s = *state_;
+        const ChannelEntry* e = detail::find_entry(s.checked.channels, name);
+        if (e == nullptr) return ChannelError::not_found;
+        if (e->kind != static_cast<std::uint32_t>(ChannelKind::ring)) return ChannelError::wrong_kind;
+        RingControl control{};
+        detail::copy_from_shared(reinterpret_cast<std::byte*>(&control), s.region.data() + e->offset,
+                                 offsetof(RingControl, write_pos));
+        const auto g = detail::check_ring(*e, control, s.checked.header.max_consumers);
+        if (!g) return ChannelError::invalid_layout;
+        if (typed_size != 0 && e->element_size != typed_size) return ChannelError::wrong_element;
+        const auto index = static_cast<std::size_t>(e - s.checked.channels.data());
+        if (s.opened[index]) return ChannelError::already_open;
+        s.opened[index] = 1;
+        return ByteRingConsumer(detail::ring_view(s.region.data(), *e, *g), s.index, s.claim, &s.opened[index]);
+    }
+
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace pane

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+// Wait strategies: how a blocking call waits for the other side. Polling is fastest and burns a
+// core; sleeping saves the core and costs latency. Pane makes that choice an explicit policy type
+// and measures each (pane-bench). Every wait is bounded by a Deadline.
+//
+// Strategies:
+//   BusySpin       spin with a pause instruction; lowest latency, one core at 100%.
+//   SpinThenYield  spin, then sched_yield between polls.
+//   SpinThenSleep  spin, then sleep in short slices; works across a VM boundary, because it
+//                  needs nothing from the other side but the data itself.
+//   FutexWait      spin, then sleep on a futex on a 32-bit word of the region (Linux, waiter and
+//                  waker on one kernel). The waiter announces itself first, so the waker makes
+//                  the wake syscall only when somebody may be asleep.
+//
+// Memory ordering of the futex handshake (a Dekker pattern; both fences are seq_cst):
+//   waiter: announce(); fence; v = load(word); if ready() -> done; futex_wait(word, v)
+//   waker:  publish (the change that makes ready() true, and changes word); fence;
+//           if announced -> futex_wake(word)
+// Either the waker sees the announcement and wakes, or the waiter's load of `word` sees the new
+// value and futex_wait returns at once because *word != v.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+#include <string_view>
+#include <thread>
+#include <variant>
+
+#include "detail/atomic.hpp"
+#include "detail/futex.hpp"
+
+namespace pane {
+
+using Clock = std::chrono::steady_clock;
+
+// An absolute time limit on the caller's own clock.
+class Deadline {
+public:
+    [[nodiscard]] static Deadline after(Clock::duration d) noexcept { return Deadline(Clock::now() + d); }
+    [[nodiscard]] static Deadline at(Clock::time_point t) noexcept { return Deadline(t); }
+    [[nodiscard]] bool passed(Clock::time_point now) const noexcept { return now >= at_; }
+    [[nodiscard]] Clock::duration remaining(Clock::time_point now) const noexcept {
+        return now >= at_ ? Clock::duration::zero() : at_ - now;
+    }
+    [[nodiscard]] Clock::time_point time() const noexcept { return at_; }
+
+private:
+    explicit Deadline(Clock::time_point t) noexcept : at_(t) {}
+    Clock::time_point at_;
+};
+
+enum class WaitStatus { ready, timed_out };
+
+// What a futex sleeper needs from the caller: the word that changes when the condition may have
+// become true, and how to announce/withdraw itself so the waker knows to make the syscall.
+template <class S>
+concept Sleeper = requires(const S& s) {
+    { s.word() } -> std::same_as<const std::uint32_t*>;
+    s.announce();
+    s.withdraw();
+};
+
+// A Sleeper for callers that have no futex word (pure polling); FutexWait then sleeps in slices.
+struct NoSleeper {
+    [[nodiscard]] const std::uint32_t* word() const noexcept { return nullptr; }
+    void announce() const noexcept {}
+    void withdraw() const noexcept {}
+};
+
+namespace detail {
+// Clock reads cost tens of nanoseconds; spinners look at the clock once per this many polls.
+inline constexpr unsigned kPollsPerClockRead = 64;
+
+template <class Ready>
+[[nodiscard]] bool spin_phase(Ready& ready, unsigned spins) {
+    for (unsigned i = 0; i < spins; ++i) {
+        if (ready()) return true;
+        cpu_relax();
+    }
+    return ready();
+}
+}  // namespace detail
+
+struct BusySpin {
+    static constexpr std::string_view name = "spin";
+    template <class Ready, Sleeper S>
+    WaitStatus wait(Ready&& ready, const S&, Deadline deadline) const {
+        for (;;) {
+            if (detail::spin_phase(ready, detail::kPollsPerClockRead)) return WaitStatus::ready;
+            if (deadline.passed(Clock::now())) return WaitStatus::timed_out;
+        }
+    }
+};
+
+struct SpinThenYield {
+    static constexpr std::string_view name = "yield";
+    unsigned spins = 2000;
+    template <class Ready, Sleeper S>
+    WaitStatus wait(Ready&& ready, const S&, Deadline deadline) const {
+        if (detail::spin_phase(ready, spins)) return WaitStatus::ready;
+        for (;;) {
+            if (ready()) return WaitStatus::ready;
+            if (deadline.passed(Clock::now())) return WaitStatus::timed_out;
+            std::this_thread::yield();
+        }
+    }
+};
+
+struct SpinThenSleep {
+    static constexpr std::string_view name = "sleep";
+    unsigned spins = 2000;
+    std::chrono::microseconds slice{50};
+    template <class Ready, Sleeper S>
+    WaitStatus wait(Ready&& ready, const S&, Deadline deadline) const {
+        if (detail::spin_phase(ready, spins)) return WaitStatus::ready;
+        for (;;) {
+            if (ready()) return WaitStatus::ready;
+            const auto now = Clock::now();
+            if (deadline.passed(now)) return WaitStatus::timed_out;
+            std::this_thread::sleep_for(std::min<Clock::duration>(slice, deadline.remaining(now)));
+        }
+    }
+};
+
+struct FutexWait {
+    static constexpr std::string_view name = "futex";
+    unsigned spins = 2000;
+    // Upper bound of one kernel sleep: a safety net against a waker that died between its
+    // publish and its wake, and what a FutexWait without a futex word (or off Linux) sleeps.
+    std::chrono::milliseconds slice{5};
+    template <class Ready, Sleeper S>
+    WaitStatus wait(Ready&& ready, const S& sleeper, Deadline deadline) const {
+        if (detail::spin_phase(ready, spins)) return WaitStatus::ready;
+        for (;;) {
+            const std::uint32_t* word = sleeper.word();  // may change between rounds
+            const auto now = Clock::now();
+            if (deadline.passed(now)) return ready() ? WaitStatus::ready : WaitStatus::timed_out;
+            const auto nap = std::min<Clock::duration>(slice, deadline.remaining(now));
+            if (!detail::kHaveFutex || word == nullptr) {
+                if (ready()) return WaitStatus::ready;
+                std::this_thread::sleep_for(nap);
+                continue;
+            }
+            sleeper.announce();
+            detail::fence_seq_cst();  // pairs with the waker's fence between publish and its check
+            const std::uint32_t seen = detail::load_acquire(*word);
+            if (ready()) {
+                sleeper.withdraw();
+                return WaitStatus::ready;
+            }
+            detail::futex_wait(word, seen, nap);
+            sleeper.withdraw();
+            if (ready()) return WaitStatus::ready;
+        }
+    }
+};
+
+// Runtime choice of strategy, for tools and benchmarks that take it from the command line.
+using AnyWait = std::variant<BusySpin, SpinThenYield, SpinThenSleep, FutexWait>;
+
+[[nodiscard]] inline std::optional<AnyWait> parse_wait(std::string_view name) noexcept {
+    if (name == BusySpin::name) return AnyWait{BusySpin{}};
+    if (name == SpinThenYield::name) return AnyWait{SpinThenYield{}};
+    if (name == SpinThenSleep::name) return AnyWait{SpinThenSleep{}};
+    if (name == FutexWait::name) return AnyWait{FutexWait{}};
+    return std::nullopt;
+}
+
+[[nodiscard]] inline std::string_view wait_name(const AnyWait& w) noexcept {
+    return std::visit([](const auto& s) { return std::remove_cvref_t<decltype(s)>::name; }, w);
+}
+
+template <class Ready, Sleeper S>
+WaitStatus wait_with(const AnyWait& strategy, Ready&& ready, const S& sleeper, Deadline deadline) {
+    return std::visit([&](const auto& s) { return s.wait(ready, sleeper, deadline); }, strategy);
+}
+
+}  // namespace pane

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+// Producer and consumer in separate processes over a real POSIX shm region: the test binary
+// re-runs itself as a child (--child ROLE). Covers bulk lossless transfer, exact overwrite loss
+// accounting, a SIGKILLed and restarted producer, and a SIGKILLed consumer.
+#include <cstdio>
+#include <thread>
+
+#include <pane/map/shm.hpp>
+
+#include "catch.hpp"
+#include "support.hpp"
+
+using namespace pane;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Msg {
+    std::uint64_t seq;
+    std::uint64_t check;
+};
+constexpr std::uint64_t check_of(std::uint64_t s) { return ~s * 0x9E3779B97F4A7C15ULL; }
+
+RegionSpec spec_for(RingPolicy policy, std::uint32_t capacity = 1024) {
+    RegionSpec spec;
+    spec.max_consumers = 4;
+    spec.consumer_timeout = 300ms;
+    spec.add(ring_of<Msg>("msgs", capacity, policy));
+    return spec;
+}
+
+// Waits (bounded) until a producer has the region ready, then attaches.
+std::optional<ConsumerSession> attach_when_ready(std::span<std::byte> region, std::chrono::milliseconds timeout) {
+    std::optional<ConsumerSession> session;
+    pane_test::eventually([&] {
+        auto s = ConsumerSession::attach(region);
+        if (s) session.emplace(std::move(s.value()));
+        return session.has_value();
+    }, timeout);
+    return session;
+}
+
+// Child: lossless consumer of `count` messages; exit 0 only if all arrive in order, intact.
+const pane_test::RegisterChild lossless_consumer("lossless-consumer", [](const std::vector<std::string>& args) {
+    const std::uint64_t count = std::stoull(args.at(1));
+    auto mapping = map::shm(args.at(0), 0, map::OpenMode::open_only);
+    if (!mapping) return 10;
+    auto session = attach_when_ready(mapping->bytes(), 10s);
+    if (!session) return 11;
+    auto rx = session->ring<Msg>("msgs");
+    if (!rx) return 12;
+    std::printf("ready\n");
+    std::fflush(stdout);
+    Msg out{};
+    for (std::uint64_t expect = 0; expect < count; ++expect) {
+        auto r = rx->pop(out, FutexWait{}, Deadline::after(30s));
+        if (r.status != PopStatus::ok) return 13;
+        if (r.lost != 0 || out.seq != expect || out.check != check_of(expect)) {
+            std::fprintf(stderr, "at %llu got seq %llu lost %llu\n", (unsigned long long)expect,
+                         (unsigned long long)out.seq, (unsigned long long)r.lost);
+            return 14;
+        }
+        if ((expect & 0xffff) == 0) (void)session->tick();
+    }
+    return 0;
+});
+
+// Child: overwrite consumer that reads slowly now and then. Exit 0 only if every delivered
+// message is intact, the reported losses equal the sequence gaps exactly, losses happened, and
+// it ended on the last message.
+const pane_test::RegisterChild overwrite_consumer("overwrite-consumer", [](const std::vector<std::string>& args) {
+    const std::uint64_t count = std::stoull(args.at(1));
+    auto mapping = map::shm(args.at(0), 0, map::OpenMode::open_only);
+    if (!mapping) return 10;
+    auto session = attach_when_ready(mapping->bytes(), 10s);
+    if (!session) return 11;
+    auto rx = session->ring<Msg>("msgs");
+    if (!rx) return 12;
+    std::uint64_t delivered = 0, lost = 0, unaccounted = 0, next = 0;
+    Msg out{};
+    while (next < count) {
+        auto r = rx->pop(out, SpinThenYield{}, Deadline::after(10s));
+        lost += r.lost;
+        unaccounted += r.lost;
+        if (r.status != PopStatus::ok) return 13;
+        if (out.seq != next + unaccounted || out.check != check_of(out.seq)) {
+            std::fprintf(stderr, "gap mismatch: expected %llu + %llu, got %llu\n", (unsigned long long)next,
+                         (unsigned long long)unaccounted, (unsigned long long)out.seq);
+            return 14;
+        }
+        unaccounted = 0;
+        next = out.seq + 1;
+        if ((++delivered & 0x3ff) == 0) {
+            (void)session->tick();
+            std::this_thread::sleep_for(200us);  // be slow now and then
+        }
+    }
+    if (delivered + lost != count || lost == 0 || rx->bytes().lost_total() != lost) return 15;
+    std::printf("delivered %llu lost %llu\n", (unsigned long long)delivered, (unsigned long long)lost);
+    return 0;
+});
+
+// Child: producer publishing forever (until killed) at a modest pace.
+const pane_test::RegisterChild forever_producer("forever-producer", [](const std::vector<std::string>& args) {
+    const auto spec = spec_for(RingPolicy::overwrite);
+    auto mapping = map::shm(args.at(0), plan_region(spec)->region_size, map::OpenMode::open_or_create);
+    if (!mapping) return 10;
+    auto producer = ProducerSession::create(mapping->bytes(), spec);
+    if (!producer) return 11;
+    auto tx = producer->ring<Msg>("msgs").value();
+    for (std::uint64_t i = 0;; ++i) {
+        (void)tx.try_push(Msg{i, check_of(i)});
+        producer->tick();
+        std::this_thread::sleep_for(100us);
+    }
+});
+
+// Child: attaches, reads `stop_after` messages, then stops reading but keeps heartbeating.
+const pane_test::RegisterChild stalling_consumer("stalling-consumer", [](const std::vector<std::string>& args) {
+    auto mapping = map::shm(args.at(0), 0, map::OpenMode::open_only);
+    if (!mapping) return 10;
+    auto session = attach_when_ready(mapping->bytes(), 10s);
+    if (!session) return 11;
+    auto rx = session->ring<Msg>("msgs");
+    if (!rx) return 12;
+    Msg out{};
+    for (int i = 0; i < 10; ++i) {
+        if (rx->pop(out, FutexWait{}, Deadline::after(10s)).status != PopStatus::ok) return 13;
+    }
+    for (;;) {  // holds the lossless ring back while alive
+        (void)session->tick();
+        std::this_thread::sleep_for(1ms);
+    }
+});
+
+}  // namespace
+
+TEST_CASE("lossless: 10 million messages across processes, in order, none lost or repeated", "[multiprocess]") {
+    pane_test::ShmName name("lossless");
+    const auto spec = spec_for(RingPolicy::lossless);
+    auto mapping = map::shm(name.str(), plan_region(spec)->region_size, map::OpenMode::create_only);
+    REQUIRE(mapping.has_value());
+    auto producer = ProducerSession::create(mapping->bytes(), spec).value();
+    const std::uint64_t count = pane_test::scaled(10'000'000);
+    auto child = pane_test::ChildProcess::spawn("lossless-consumer", {name.str(), std::to_string(count)});
+    auto tx = producer.ring<Msg>("msgs").value();
+    REQUIRE(pane_test::eventually([&] { producer.tick(); return tx.bytes().subscribers_approx() == 1; }, 10s));
+    std::uint64_t sent = 0;
+    while (sent < count) {
+        const auto status = tx.push(Msg{sent, check_of(sent)}, FutexWait{}, Deadline::after(30s));
+        REQUIRE(status == PushStatus::ok);
+        ++sent;
+        if ((sent & 0xffff) == 0) producer.tick();
+    }
+    const auto exit = child.wait(120s);
+    REQUIRE(exit.has_value());
+    CHECK(*exit == 0);
+}
+
+TEST_CASE("overwrite: a slow consumer's reported losses equal the sequence gaps exactly", "[multiprocess]") {
+    pane_test::ShmName name("overwrite");
+    const auto spec = spec_for(RingPolicy::overwrite, 64);
+    auto mapping = map::shm(name.str(), plan_region(spec)->region_size, map::OpenMode::create_only);
+    REQUIRE(mapping.has_value());
+    auto producer = ProducerSession::create(mapping->bytes(), spec).value();
+    const std::uint64_t count = pane_test::scaled(2'000'000);
+    auto child = pane_test::ChildProcess::spawn("overwrite-consumer", {name.str(), std::to_string(count)});
+    auto tx = producer.ring<Msg>("msgs").value();
+    // Publish only once the child's cursor is subscribed, so message 0 is within its view.
+    REQUIRE(pane_test::eventually([&] { producer.tick(); return tx.bytes().subscribers_approx() == 1; }, 10s));
+    for (std::uint64_t i = 0; i < count; ++i) {
+        (void)tx.try_push(Msg{i, check_of(i)});  // never waits
+        if ((i & 0xffff) == 0) producer.tick();
+    }
+    const auto exit = child.wait(60s);
+    REQUIRE(exit.has_value());
+    CHECK(*exit == 0);
+}
+
+TEST_CASE("a SIGKILLed producer is detected; its restart is picked up with a new epoch", "[multiprocess]") {
+    pane_test::ShmName name("restart");
+    auto first = pane_test::ChildProcess::spawn("forever-producer", {name.str()});
+    std::optional<map::Mapping> mapping;
+    REQUIRE(pane_test::eventually([&] {
+        auto m = map::shm(name.str(), 0, map::OpenMode::open_only);
+        if (m) mapping.emplace(std::move(m.value()));
+        return mapping.has_value();
+    }, 10s));
+    ConsumerOptions options;
+    options.producer_timeout = 300ms;
+    auto session = attach_when_ready(mapping->bytes(), 10s);
+    REQUIRE(session.has_value());
+    const auto first_epoch = session->epoch();
+    {
+        auto rx = session->ring<Msg>("msgs").value();
+        Msg out{};
+        REQUIRE(rx.pop(out, FutexWait{}, Deadline::after(5s)).status == PopStatus::ok);
+    }
+    session = ConsumerSession::attach(mapping->bytes(), options).value();  // now with the short timeout
+    first.kill_hard();
+    SessionStatus status = SessionStatus::ok;
+    REQUIRE(pane_test::eventually([&] { return (status = session->tick()) != SessionStatus::ok; }, 5s));
+    CHECK(status == SessionStatus::producer_stale);
+
+    auto second = pane_test::ChildProcess::spawn("forever-producer", {name.str()});
+    // The restarted producer marks the region initialising; we leave, then attach again.
+    REQUIRE(pane_test::eventually([&] { return session->tick() == SessionStatus::epoch_changed; }, 10s));
+    session.reset();
+    session = attach_when_ready(mapping->bytes(), 10s);
+    REQUIRE(session.has_value());
+    CHECK(session->epoch() != first_epoch);
+    auto rx = session->ring<Msg>("msgs").value();
+    Msg out{};
+    auto r = rx.pop(out, FutexWait{}, Deadline::after(5s));
+    REQUIRE(r.status == PopStatus::ok);
+    CHECK(out.check == check_of(out.seq));
+    CHECK(session->tick() == SessionStatus::ok);
+}
+
+TEST_CASE("a SIGKILLed consumer is reaped and no longer holds a lossless producer back", "[multiprocess]") {
+    pane_test::ShmName name("reap");
+    const auto spec = spec_for(RingPolicy::lossless, 16);
+    auto mapping = map::shm(name.str(), plan_region(spec)->region_size, map::OpenMode::create_only);
+    REQUIRE(mapping.has_value());
+    auto producer = ProducerSession::create(mapping->bytes(), spec).value();
+    auto tx = producer.ring<Msg>("msgs").value();
+    auto child = pane_test::ChildProcess::spawn("stalling-consumer", {name.str()});
+    REQUIRE(pane_test::eventually([&] { producer.tick(); return tx.bytes().subscribers_approx() == 1; }, 10s));
+    // Publish until the stalled child holds the ring (it reads 10, then stops).
+    std::uint64_t sent = 0;
+    REQUIRE(pane_test::eventually([&] {
+        producer.tick();
+        while (tx.try_push(Msg{sent, check_of(sent)}) == PushStatus::ok) ++sent;
+        return sent >= 10 + 16;
+    }, 10s));
+    CHECK(tx.try_push(Msg{sent, check_of(sent)}) == PushStatus::full);
+    producer.tick();
+    CHECK(producer.live_consumers() != 0);  // alive and heartbeating: it may hold the ring
+    child.kill_hard();
+    // A blocking push refreshes the roster; the dead consumer is reaped after the 300 ms timeout.
+    const auto status = tx.push(Msg{sent, check_of(sent)}, FutexWait{}, Deadline::after(10s));
+    CHECK(status == PushStatus::ok);
+    CHECK(producer.reaped_total() == 1);
+    CHECK(producer.live_consumers() == 0);
+}
