@@ -197,16 +197,15 @@ private:
         return detail::position_diff(room_until_, position_) > 0;
     }
 
-    // Calls fn(cursor, read_pos) for each live subscriber with a plausible read position.
+    // Calls fn(cursor, read_pos) for each subscriber that still holds its slot and has a
+    // plausible read position. A holder that died counts until the roster reaps it.
     template <class Fn>
     void for_each_subscriber(Fn&& fn) const noexcept {
-        std::uint64_t live = roster_->live_mask();
-        while (live != 0) {
-            const auto i = static_cast<std::uint32_t>(std::countr_zero(live));
-            live &= live - 1;
+        for (std::uint32_t i = 0; i < view_.geometry.cursor_count; ++i) {
             RingCursor& cursor = view_.cursors[i];
-            // S4: a cursor counts only while its subscriber is the slot's current live holder.
-            if (detail::load_acquire(cursor.claim) != roster_->claim_of(i)) continue;
+            // S4: a cursor counts only while its subscriber is the slot's current holder.
+            const std::uint64_t claim = detail::load_acquire(cursor.claim);
+            if (claim == 0 || !roster_->holds(i, claim)) continue;
             // S3: pairs with the consumer's store_release(read_pos) after its copy-out.
             const std::uint64_t read = detail::load_acquire(cursor.read_pos);
             // A read position ahead of us or more than a ring behind is not a state a live
@@ -233,8 +232,10 @@ private:
         const std::uint64_t p = position_;
         RingSlotHeader& slot = view_.slot_at(p);
         detail::store_relaxed(slot.seq, detail::seq_writing(p));
-        // Orders the "writing" mark before the payload stores (seqlock writer).
+        // Orders the "writing" mark before the payload stores (seqlock writer). On a
+        // write-combining mapping the stores themselves may reorder: sfence as well.
         std::atomic_thread_fence(std::memory_order_release);
+        if (write_combining_) detail::write_combining_fence();
         detail::store_relaxed(slot.length, static_cast<std::uint32_t>(message.size()));
         detail::copy_to_shared(detail::RingView::payload_of(slot), message.data(), message.size());
         if (write_combining_) detail::write_combining_fence();
@@ -243,7 +244,10 @@ private:
         detail::store_release(view_.control->write_pos, position_);  // S2
         if (view_.wakeups) {
             detail::fence_seq_cst();  // S5: pairs with FutexWait's fence after announce
-            if ((detail::load_relaxed(view_.control->sleepers) & roster_->live_mask()) != 0) {
+            // Any announced sleeper, live or not yet seen by the roster. A consumer killed in
+            // its sleep leaves its bit until the next holder of its slot clears it; meanwhile
+            // each publish costs one needless wake syscall, never a missed wake.
+            if (detail::load_relaxed(view_.control->sleepers) != 0) {
                 detail::futex_wake_all(detail::low_word(view_.control->write_pos));
             }
         }
@@ -264,9 +268,18 @@ public:
     ByteRingConsumer() = default;
     // `open_flag`, if given, is the session's record that this cursor is in use; cleared on
     // unsubscribe so the channel can be opened again.
-    ByteRingConsumer(detail::RingView view, std::uint32_t slot_index, std::uint64_t claim,
+    // `slot` is this consumer's slot in the region's slot table: before each write to its
+    // cursor the consumer checks it still holds the slot, so a consumer that hung, was reaped
+    // and came back does not scribble on its successor's cursor (the check narrows that window
+    // to a few instructions; docs/protocol.md discusses the remainder).
+    ByteRingConsumer(detail::RingView view, const ConsumerSlot* slot, std::uint32_t slot_index, std::uint64_t claim,
                      std::uint8_t* open_flag = nullptr) noexcept
-        : view_(view), index_(slot_index), claim_(claim), cursor_(&view.cursors[slot_index]), open_flag_(open_flag) {
+        : view_(view),
+          slot_(slot),
+          index_(slot_index),
+          claim_(claim),
+          cursor_(&view.cursors[slot_index]),
+          open_flag_(open_flag) {
         clear_sleeper_bit();
         // Start at the producer's current position. S2: pairs with the producer's release.
         position_ = detail::load_acquire(view_.control->write_pos);
@@ -280,6 +293,7 @@ public:
         if (this != &other) {
             unsubscribe();
             view_ = other.view_;
+            slot_ = other.slot_;
             index_ = other.index_;
             claim_ = other.claim_;
             cursor_ = std::exchange(other.cursor_, nullptr);
@@ -302,6 +316,12 @@ public:
     [[nodiscard]] std::uint64_t lost_total() const noexcept { return lost_total_; }
     [[nodiscard]] std::uint64_t delivered_total() const noexcept { return delivered_total_; }
     [[nodiscard]] bool broken() const noexcept { return broken_; }
+    // For typed wrappers that find a violation the byte layer cannot see (a wrong length).
+    void mark_broken() noexcept { broken_ = true; }
+    // False once our slot was reaped or released: stop using this handle and re-attach.
+    [[nodiscard]] bool still_holds_slot() const noexcept {
+        return detail::load_acquire(slot_->claim) == claim_ && detail::load_relaxed(slot_->reaped_claim) != claim_;
+    }
     // Racy: messages published and not yet read, as of now.
     [[nodiscard]] std::uint64_t available_approx() const noexcept {
         return detail::load_acquire(view_.control->write_pos) - position_;
@@ -413,14 +433,17 @@ private:
         position_ += skip;
         result.lost += skip;
         lost_total_ += skip;
-        detail::store_relaxed(cursor_->lost, lost_total_);
-        detail::store_release(cursor_->read_pos, position_);  // S3
+        if (still_holds_slot()) {
+            detail::store_relaxed(cursor_->lost, lost_total_);
+            detail::store_release(cursor_->read_pos, position_);  // S3
+        }
         return true;
     }
 
     void advance() noexcept {
         ++position_;
         ++delivered_total_;
+        if (!still_holds_slot()) return;  // reaped: the cursor is no longer ours to write
         detail::store_relaxed(cursor_->delivered, delivered_total_);
         detail::store_release(cursor_->read_pos, position_);  // S3
         if (view_.wakeups && view_.policy == RingPolicy::lossless) {
@@ -433,13 +456,16 @@ private:
 
     void unsubscribe() noexcept {
         if (cursor_ == nullptr) return;
-        clear_sleeper_bit();
-        detail::store_release(cursor_->claim, std::uint64_t{0});  // S4
+        if (still_holds_slot()) {
+            clear_sleeper_bit();
+            detail::store_release(cursor_->claim, std::uint64_t{0});  // S4
+        }
         cursor_ = nullptr;
         if (open_flag_ != nullptr) *std::exchange(open_flag_, nullptr) = 0;
     }
 
     detail::RingView view_{};
+    const ConsumerSlot* slot_ = nullptr;
     std::uint32_t index_ = 0;
     std::uint64_t claim_ = 0;
     RingCursor* cursor_ = nullptr;
@@ -490,8 +516,9 @@ public:
 private:
     static std::span<std::byte> as_bytes(T& value) noexcept { return {reinterpret_cast<std::byte*>(&value), sizeof(T)}; }
     // A message of another length in a typed ring is a protocol violation, not a short read.
-    static PopResult checked(PopResult r) noexcept {
+    PopResult checked(PopResult r) noexcept {
         if ((r.status == PopStatus::ok || r.status == PopStatus::buffer_too_small) && r.length != sizeof(T)) {
+            bytes_.mark_broken();
             r.status = PopStatus::broken;
         }
         return r;

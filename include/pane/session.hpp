@@ -210,6 +210,8 @@ private:
 
             for (const auto& channel : plan.channels) init_channel(channel);
 
+            // On a write-combining mapping the layout stores above may still sit in WC buffers.
+            detail::write_combining_fence();
             epoch = detail::fresh_epoch(previous_epoch);
             roster = detail::ConsumerRoster(slots, max_consumers, epoch, consumer_timeout);
             // Everything above happens-before a consumer's load_acquire of epoch/state/magic.
@@ -487,7 +489,8 @@ private:
         const auto index = static_cast<std::size_t>(e - s.checked.channels.data());
         if (s.opened[index]) return ChannelError::already_open;
         s.opened[index] = 1;
-        return ByteRingConsumer(detail::ring_view(s.region.data(), *e, *g), s.index, s.claim, &s.opened[index]);
+        return ByteRingConsumer(detail::ring_view(s.region.data(), *e, *g), &s.slot(), s.index, s.claim,
+                                &s.opened[index]);
     }
 
     std::unique_ptr<State> state_;

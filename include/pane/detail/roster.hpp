@@ -49,6 +49,14 @@ public:
         if (now - last_refresh_ >= std::chrono::milliseconds(1)) refresh(now);
     }
 
+    // True while `claim` is the current, unreaped holder of slot `index`, read from the slot
+    // table itself rather than from the last refresh, so a consumer that attached a moment ago
+    // already counts. Pairs with consumers' claim CAS and the reap's store_release.
+    [[nodiscard]] bool holds(std::uint32_t index, std::uint64_t claim) const noexcept {
+        const ConsumerSlot& slot = slots_[index];
+        return claim_held(claim) && load_acquire(slot.claim) == claim && load_relaxed(slot.reaped_claim) != claim;
+    }
+
     [[nodiscard]] std::uint64_t live_mask() const noexcept { return live_mask_; }
     [[nodiscard]] std::uint64_t claim_of(std::uint32_t index) const noexcept { return claims_[index]; }
     [[nodiscard]] std::uint32_t count() const noexcept { return count_; }

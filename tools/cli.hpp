@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+// Small command-line helpers shared by the tools: option parsing, percentiles, a status line
+// that rewrites itself on a terminal, and fmt output (fmt 9 has no fmt::println).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <fmt/core.h>
+
+namespace pane_tools {
+
+// --name value and --flag options; everything is a string until asked for.
+class Options {
+public:
+    Options(int argc, char** argv, std::vector<std::string> flags) {
+        for (int i = 1; i < argc; ++i) {
+            std::string a = argv[i];
+            if (a.rfind("--", 0) != 0) {
+                positional_.push_back(a);
+                continue;
+            }
+            a = a.substr(2);
+            if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
+                values_[a] = "1";
+            } else if (i + 1 < argc) {
+                values_[a] = argv[++i];
+            } else {
+                throw std::invalid_argument("option --" + a + " needs a value");
+            }
+        }
+    }
+    [[nodiscard]] bool has(const std::string& k) const { return values_.count(k) != 0; }
+    [[nodiscard]] std::string str(const std::string& k, const std::string& def) const {
+        auto it = values_.find(k);
+        return it == values_.end() ? def : it->second;
+    }
+    [[nodiscard]] std::uint64_t num(const std::string& k, std::uint64_t def) const {
+        auto it = values_.find(k);
+        if (it == values_.end()) return def;
+        std::size_t used = 0;
+        const auto v = std::stoull(it->second, &used);
+        if (used != it->second.size()) throw std::invalid_argument("--" + k + " wants a number");
+        return v;
+    }
+    [[nodiscard]] const std::vector<std::string>& positional() const { return positional_; }
+
+private:
+    std::map<std::string, std::string> values_;
+    std::vector<std::string> positional_;
+};
+
+struct Percentiles {
+    double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
+};
+
+// Sorts `samples` in place.
+inline Percentiles percentiles(std::vector<std::uint64_t>& samples) {
+    Percentiles p;
+    if (samples.empty()) return p;
+    std::sort(samples.begin(), samples.end());
+    auto at = [&](double q) {
+        const auto i = static_cast<std::size_t>(q * static_cast<double>(samples.size() - 1));
+        return static_cast<double>(samples[i]);
+    };
+    p.p50 = at(0.50);
+    p.p90 = at(0.90);
+    p.p99 = at(0.99);
+    p.p999 = at(0.999);
+    p.max = static_cast<double>(samples.back());
+    return p;
+}
+
+// One line of live progress on stderr, rewritten in place when stderr is a terminal.
+class StatusLine {
+public:
+    StatusLine() : tty_(::isatty(STDERR_FILENO) == 1) {}
+    void show(const std::string& text) {
+        if (tty_) fmt::print(stderr, "\r\033[K{}", text);
+    }
+    void done() {
+        if (tty_) fmt::print(stderr, "\r\033[K");
+    }
+
+private:
+    bool tty_;
+};
+
+}  // namespace pane_tools
