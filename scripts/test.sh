@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Builds and runs every test pass and prints one closing line "N passed, N failed" (Catch2 test
+# cases, summed over passes). Passes:
+#   main      g++, -Werror, all suites
+#   asan      g++, AddressSanitizer + UndefinedBehaviorSanitizer, all suites
+#   tsan      clang++, ThreadSanitizer, the concurrency and multiprocess suites (scaled down)
+# PANE_PASSES="main asan tsan" selects passes. Exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
+
+passes=${PANE_PASSES:-"main asan tsan"}
+total_passed=0
+total_failed=0
+status=0
+
+# Adds up Catch2's per-binary summaries from a meson test log.
+count_cases() {
+  local log=$1 p=0 f=0 line n
+  while IFS= read -r line; do
+    if [[ $line =~ All\ tests\ passed\ \(.*in\ ([0-9]+)\ test\ case ]]; then
+      p=$((p + BASH_REMATCH[1]))
+    elif [[ $line =~ ^test\ cases:\ +([0-9]+)\ \|\ +([0-9]+)\ passed\ \|\ +([0-9]+)\ failed ]]; then
+      p=$((p + BASH_REMATCH[2])); f=$((f + BASH_REMATCH[3]))
+    elif [[ $line =~ ^test\ cases:\ +([0-9]+)\ \|\ +([0-9]+)\ failed ]]; then
+      f=$((f + BASH_REMATCH[2]))
+    fi
+  done < "$log"
+  echo "$p $f"
+}
+
+run_pass() {
+  local name=$1 dir=$2 setup=$3 suites=$4
+  echo "=== pass: $name"
+  if [ ! -f "$dir/build.ninja" ]; then
+    # shellcheck disable=SC2086
+    if ! meson setup "$dir" $setup >"$dir.setup.log" 2>&1; then
+      cat "$dir.setup.log"; echo "pass $name: meson setup failed"; total_failed=$((total_failed + 1)); status=1; return
+    fi
+  fi
+  if ! ninja -C "$dir"; then
+    echo "pass $name: build failed"; total_failed=$((total_failed + 1)); status=1; return
+  fi
+  local suite_args=()
+  for s in $suites; do suite_args+=(--suite "$s"); done
+  local rc=0
+  meson test -C "$dir" --print-errorlogs --num-processes 1 "${suite_args[@]}" --test-args=--durations=yes || rc=$?
+  read -r p f < <(count_cases "$dir/meson-logs/testlog.txt")
+  # A binary that crashed prints no Catch2 summary: count the meson failure itself.
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  echo "pass $name: $p passed, $f failed"
+  total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
+  [ "$rc" -eq 0 ] || status=1
+}
+
+for pass in $passes; do
+  case $pass in
+    main) run_pass main build-test "-Dwerror=true --buildtype=debugoptimized" "unit concurrency multiprocess examples" ;;
+    asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+          run_pass asan build-asan "-Dwerror=true --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false" \
+          "unit concurrency multiprocess" ;;
+    tsan) CXX=clang++ PANE_TEST_SCALE=${PANE_TSAN_SCALE:-0.05} TSAN_OPTIONS=halt_on_error=1 \
+          run_pass tsan build-tsan "-Dwerror=true --buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dtools=disabled" \
+          "concurrency multiprocess" ;;
+    *) echo "unknown pass $pass"; status=1 ;;
+  esac
+done
+echo "${total_passed} passed, ${total_failed} failed"
+[ "$total_failed" -eq 0 ] || status=1
+exit $status
