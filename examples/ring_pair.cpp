@@ -3,6 +3,7 @@
 // thread, a typed lossless ring. Swap pane::map::in_process for pane::map::shm or
 // pane::map::file to cross processes or a VM boundary; nothing else changes.
 #include <cstdio>
+#include <system_error>
 #include <thread>
 
 #include <pane/map/memory.hpp>
@@ -18,12 +19,12 @@ int main() {
     auto region = pane::map::in_process(pane::plan_region(spec)->region_size);
     auto producer = pane::ProducerSession::create(region->bytes(), spec);
     if (!producer) {
-        std::fprintf(stderr, "create: %s\n", std::make_error_code(producer.error()).message().c_str());
+        std::fprintf(stderr, "create: %s\n", std::error_code(producer.error()).message().c_str());
         return 1;
     }
     auto consumer = pane::ConsumerSession::attach(region->bytes());
     if (!consumer) {
-        std::fprintf(stderr, "attach: %s\n", std::make_error_code(consumer.error()).message().c_str());
+        std::fprintf(stderr, "attach: %s\n", std::error_code(consumer.error()).message().c_str());
         return 1;
     }
     auto rx = consumer->ring<Point>("points").value();
