@@ -26,7 +26,8 @@ namespace {
 
 constexpr const char* kHelp = R"(usage: pane-bench ring [options]
 
-Runs a producer (this process) and a consumer (a child process) over a POSIX shm region.
+Runs a producer (this process) and a consumer (a child process) over a POSIX shm region, then
+sends the same messages through a pipe between the same processes as a baseline.
   --messages N    throughput phase: messages through a lossless ring   (default 5000000)
   --size BYTES    message size, 24..65536                              (default 64)
   --capacity N    ring capacity, a power of two                        (default 4096)
@@ -58,6 +59,28 @@ void fill(std::vector<std::byte>& m, std::uint64_t seq) {
 bool filler_ok(const std::vector<std::byte>& m, std::size_t len, std::uint64_t seq) {
     for (std::size_t i = sizeof(Stamp); i < len; ++i) {
         if (m[i] != std::byte(static_cast<std::uint8_t>(seq + i))) return false;
+    }
+    return true;
+}
+
+constexpr int kBaselineFd = 3;  // the consumer child's end of the baseline pipe
+
+bool read_full(int fd, std::byte* p, std::size_t n) {
+    while (n > 0) {
+        const ssize_t r = ::read(fd, p, n);
+        if (r <= 0) return false;
+        p += r;
+        n -= static_cast<std::size_t>(r);
+    }
+    return true;
+}
+
+bool write_full(int fd, const std::byte* p, std::size_t n) {
+    while (n > 0) {
+        const ssize_t r = ::write(fd, p, n);
+        if (r <= 0) return false;
+        p += r;
+        n -= static_cast<std::size_t>(r);
     }
     return true;
 }
@@ -116,24 +139,41 @@ int run_consumer(const std::string& shm, std::uint64_t messages, std::uint64_t l
         }
         r.seconds = std::chrono::duration<double>(pane::Clock::now() - start).count();
     }
+    // Baseline: the same messages through a pipe (fd 3) between the same two processes.
+    PhaseResult pipe_result;
+    {
+        auto start = pane::Clock::now();
+        for (std::uint64_t i = 0; i < messages; ++i) {
+            if (!read_full(kBaselineFd, buf.data(), buf.size())) return 5;
+            if (i == 0) start = pane::Clock::now();
+            Stamp s{};
+            std::memcpy(&s, buf.data(), sizeof(s));
+            if (s.seq != i || s.phase != 2 || !filler_ok(buf, buf.size(), s.seq)) ++pipe_result.errors;
+            ++pipe_result.received;
+        }
+        pipe_result.seconds = std::chrono::duration<double>(pane::Clock::now() - start).count();
+    }
     for (std::uint64_t phase = 0; phase < 2; ++phase) {
         PhaseResult& r = results[phase];
         r.latency_ns = pt::percentiles(latencies[phase]);
         fmt::print("{} {} {} {} {:.9f} {} {} {} {} {}\n", phase, r.received, r.lost, r.errors, r.seconds,
                    r.latency_ns.p50, r.latency_ns.p90, r.latency_ns.p99, r.latency_ns.p999, r.latency_ns.max);
     }
+    fmt::print("2 {} 0 {} {:.9f} 0 0 0 0 0\n", pipe_result.received, pipe_result.errors, pipe_result.seconds);
     std::fflush(stdout);
     return 0;
 }
 
 struct Child {
     pid_t pid = -1;
-    int out = -1;
+    int out = -1;       // its report
+    int baseline = -1;  // our end of the baseline pipe
 };
 
 Child spawn_consumer(char* self, const std::vector<std::string>& args) {
     int fds[2];
-    if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+    int data[2];
+    if (::pipe(fds) != 0 || ::pipe(data) != 0) throw std::runtime_error("pipe failed");
     std::vector<std::string> store{self, "--consumer-child"};
     store.insert(store.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -142,13 +182,14 @@ Child spawn_consumer(char* self, const std::vector<std::string>& args) {
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::dup2(fds[1], STDOUT_FILENO);
-        ::close(fds[0]);
-        ::close(fds[1]);
+        ::dup2(data[0], kBaselineFd);
+        for (int fd : {fds[0], fds[1], data[0], data[1]}) ::close(fd);
         ::execv("/proc/self/exe", argv.data());
         ::_exit(127);
     }
     ::close(fds[1]);
-    return {pid, fds[0]};
+    ::close(data[0]);
+    return {pid, fds[0], data[1]};
 }
 
 std::string read_all(int fd) {
@@ -262,39 +303,51 @@ int run(int argc, char** argv) {
             status.show(fmt::format("latency: {}/{} messages at {} Hz", i, latency_messages, rate));
         }
     }
+    status.show("baseline: the same messages through a pipe");
+    for (std::uint64_t i = 0; i < messages && !failed; ++i) {
+        fill(msg, i);
+        Stamp s{i, now_ns(), 2};
+        std::memcpy(msg.data(), &s, sizeof(s));
+        if (!write_full(child.baseline, msg.data(), msg.size())) failed = true;
+    }
+    ::close(child.baseline);
     status.done();
     const std::string report = read_all(child.out);
     int child_status = 0;
     ::waitpid(child.pid, &child_status, 0);
-    PhaseResult phases[2];
+    PhaseResult phases[3];
     std::size_t line_start = 0;
     int parsed = 0;
-    while (parsed < 2 && line_start < report.size()) {
+    while (parsed < 3 && line_start < report.size()) {
         const auto end = report.find('\n', line_start);
         if (parse_phase(report.substr(line_start, end - line_start), phases[parsed])) ++parsed;
         line_start = end == std::string::npos ? report.size() : end + 1;
     }
-    if (failed || parsed != 2 || !WIFEXITED(child_status) || WEXITSTATUS(child_status) != 0) {
+    if (failed || parsed != 3 || !WIFEXITED(child_status) || WEXITSTATUS(child_status) != 0) {
         fmt::print(stderr, "pane-bench: run failed (producer {}, consumer exit {}, report lines {})\n",
                    failed ? "timed out" : "ok", WIFEXITED(child_status) ? WEXITSTATUS(child_status) : -1, parsed);
         return 1;
     }
     const PhaseResult& tp = phases[0];
     const PhaseResult& lat = phases[1];
+    const PhaseResult& pipe = phases[2];
     const double rate_mps = static_cast<double>(tp.received) / tp.seconds;
-    const bool ok = tp.errors == 0 && lat.errors == 0 && tp.lost == 0 && lat.lost == 0 &&
-                    tp.received == messages && lat.received == latency_messages;
+    const double pipe_mps = static_cast<double>(pipe.received) / pipe.seconds;
+    const bool ok = tp.errors == 0 && lat.errors == 0 && pipe.errors == 0 && tp.lost == 0 && lat.lost == 0 &&
+                    tp.received == messages && lat.received == latency_messages && pipe.received == messages;
     if (opt.has("json")) {
         fmt::print(
             "{{\"backend\":\"shm\",\"ring\":{{\"size\":{},\"capacity\":{},\"policy\":\"lossless\",\"wait\":\"{}\"}},"
             "\"throughput\":{{\"messages\":{},\"seconds\":{:.6f},\"messages_per_s\":{:.0f},\"mib_per_s\":{:.1f},"
             "\"lost\":{},\"errors\":{},\"latency_ns\":{{\"p50\":{},\"p99\":{},\"max\":{}}}}},"
             "\"latency\":{{\"messages\":{},\"rate_hz\":{},\"lost\":{},\"errors\":{},"
-            "\"latency_ns\":{{\"p50\":{},\"p90\":{},\"p99\":{},\"p999\":{},\"max\":{}}}}},\"ok\":{}}}\n",
+            "\"latency_ns\":{{\"p50\":{},\"p90\":{},\"p99\":{},\"p999\":{},\"max\":{}}}}},"
+            "\"pipe_baseline\":{{\"messages_per_s\":{:.0f},\"errors\":{}}},\"ratio_vs_pipe\":{:.2f},\"ok\":{}}}\n",
             size, capacity, wait_name, tp.received, tp.seconds, rate_mps,
             rate_mps * static_cast<double>(size) / (1 << 20), tp.lost, tp.errors, tp.latency_ns.p50,
             tp.latency_ns.p99, tp.latency_ns.max, lat.received, rate, lat.lost, lat.errors, lat.latency_ns.p50,
-            lat.latency_ns.p90, lat.latency_ns.p99, lat.latency_ns.p999, lat.latency_ns.max, ok);
+            lat.latency_ns.p90, lat.latency_ns.p99, lat.latency_ns.p999, lat.latency_ns.max, pipe_mps, pipe.errors,
+            rate_mps / pipe_mps, ok);
         return ok ? 0 : 1;
     }
     auto us = [](double ns) { return fmt::format("{:.1f} us", ns / 1000.0); };
@@ -314,7 +367,10 @@ int run(int argc, char** argv) {
     fmt::print("  {:<28} {:>14} {:>12}\n", "latency max", us(tp.latency_ns.max), us(lat.latency_ns.max));
     fmt::print("  {:<28} {:>14} {:>12}\n", "lost", tp.lost, lat.lost);
     fmt::print("  {:<28} {:>14} {:>12}\n", "order/content errors", tp.errors, lat.errors);
-    fmt::print("\n  producer send time {:.2f} s; throughput latency includes queueing in a full ring.\n",
+    fmt::print("\n  baseline, same messages through a pipe: {:.2f} M messages/s ({} errors)\n", pipe_mps / 1e6,
+               pipe.errors);
+    fmt::print("  Pane ring vs pipe, measured in this run: {:.2f}x the throughput\n", rate_mps / pipe_mps);
+    fmt::print("  producer send time {:.2f} s; throughput latency includes queueing in a full ring.\n",
                send_seconds);
     fmt::print("  result: {}\n", ok ? "OK, every message arrived in order and intact" : "FAILED");
     return ok ? 0 : 1;
