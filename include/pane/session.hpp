@@ -455,7 +455,9 @@ private:
 
         void release_slot() noexcept {
             released = true;
-            std::uint64_t expected = claim;  // fails harmlessly if the slot was reaped and re-claimed
+            // Consumer-only word (see claim_slot). Fails harmlessly if the slot was reaped and
+            // claimed again by another consumer.
+            std::uint64_t expected = claim;
             (void)std::atomic_ref<std::uint64_t>(slot().claim).compare_exchange_strong(expected, claim + 1,
                                                                                        std::memory_order_acq_rel);
         }
