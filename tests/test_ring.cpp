@@ -225,3 +225,45 @@ TEST_CASE("a forged write position cannot send a consumer far out of range", "[r
     Msg out{};
     CHECK(rx.try_pop(out).status == PopStatus::broken);
 }
+
+TEST_CASE("a ring entry whose size does not match its geometry is rejected before any read", "[ring][hostile]") {
+    Fixture f(ring_of<Msg>("r", 8, RingPolicy::lossless));
+    auto* header = reinterpret_cast<RegionHeader*>(f.region.bytes().data());
+    auto* table = reinterpret_cast<ChannelEntry*>(f.region.bytes().data() + header->channel_table_offset);
+    // An empty channel at the very end of the region: passes the table checks, but reading its
+    // control line would run past the mapping.
+    header->region_size = f.region.size();
+    table[0].offset = f.region.size();
+    table[0].size = 0;
+    auto cs = f.attach();
+    CHECK(cs.ring<Msg>("r").error() == ChannelError::invalid_layout);
+}
+
+TEST_CASE("a blocking pop honours its deadline when a slot stays half-written", "[ring][hostile]") {
+    Fixture f(ring_of<Msg>("r", 8, RingPolicy::overwrite));
+    auto cs = f.attach();
+    auto rx = cs.ring<Msg>("r").value();
+    auto* control = reinterpret_cast<RingControl*>(f.region.bytes().data() + f.producer->plan().channels[0].entry.offset);
+    auto* slot = reinterpret_cast<RingSlotHeader*>(reinterpret_cast<std::byte*>(control) + control->slots_offset);
+    // write_pos says one message is there, but its slot says "being written" forever.
+    slot->seq = detail::seq_writing(control->write_pos);
+    control->write_pos += 1;
+    Msg out{};
+    const auto start = Clock::now();
+    CHECK(rx.pop(out, BusySpin{}, Deadline::after(std::chrono::milliseconds(50))).status == PopStatus::timed_out);
+    CHECK(Clock::now() - start < std::chrono::seconds(5));
+}
+
+TEST_CASE("a consumer that detached cannot reopen a ring and unprotect the slot's next holder", "[ring][session]") {
+    Fixture f(ring_of<Msg>("r", 4, RingPolicy::lossless), 1);
+    auto a = f.attach();
+    a.detach();
+    auto b = f.attach();  // takes the same slot
+    REQUIRE(b.slot_index() == a.slot_index());
+    auto rx = b.ring<Msg>("r").value();
+    CHECK(a.ring<Msg>("r").error() == ChannelError::not_attached);
+    auto tx = f.producer->ring<Msg>("r").value();
+    CHECK(tx.bytes().subscribers_approx() == 1);
+    for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(tx.try_push(make(i)) == PushStatus::ok);
+    CHECK(tx.try_push(make(4)) == PushStatus::full);  // b still holds the ring
+}

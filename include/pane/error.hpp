@@ -47,6 +47,7 @@ enum class ChannelError {
     wrong_element,     // the ring's element size does not match the requested type
     invalid_layout,    // the channel's geometry fails validation
     already_open,      // this session already holds a handle on that channel's cursor
+    not_attached,      // the session detached or lost its slot: attach again
 };
 
 [[nodiscard]] constexpr std::string_view describe(MapError e) noexcept {
@@ -91,6 +92,7 @@ enum class ChannelError {
         case ChannelError::wrong_element: return "channel element size does not match the type";
         case ChannelError::invalid_layout: return "channel geometry is invalid";
         case ChannelError::already_open: return "channel is already open on this session";
+        case ChannelError::not_attached: return "session no longer holds its consumer slot";
     }
     return "unknown channel error";
 }

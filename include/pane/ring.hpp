@@ -122,6 +122,10 @@ inline void init_ring(const RingView& view, std::uint64_t initial_position, std:
 class ByteRingProducer {
 public:
     ByteRingProducer() = default;
+    ByteRingProducer(ByteRingProducer&&) noexcept = default;
+    ByteRingProducer& operator=(ByteRingProducer&&) noexcept = default;
+    ByteRingProducer(const ByteRingProducer&) = delete;  // one writer per ring
+    ByteRingProducer& operator=(const ByteRingProducer&) = delete;
     ByteRingProducer(detail::RingView view, detail::ConsumerRoster* roster, bool write_combining) noexcept
         : view_(view), roster_(roster), write_combining_(write_combining) {
         position_ = detail::load_relaxed(view_.control->write_pos);  // our own word
@@ -217,6 +221,10 @@ private:
 
     // Finds the slowest live subscriber; room_until_ becomes its read position + capacity.
     void scan_room() noexcept {
+        // Pairs with the subscriber's fence between publishing its claim and re-reading
+        // write_pos: either this scan sees the claim, or the subscriber starts at or after our
+        // last write_pos, which the cached room below can never overwrite.
+        detail::fence_seq_cst();
         std::uint64_t most_behind = 0;
         blocker_ = nullptr;
         for_each_subscriber([&](RingCursor& cursor, std::uint64_t read) {
@@ -280,6 +288,11 @@ public:
           claim_(claim),
           cursor_(&view.cursors[slot_index]),
           open_flag_(open_flag) {
+        if (!still_holds_slot()) {  // the session lost its slot: an inert, broken handle
+            cursor_ = nullptr;
+            broken_ = true;
+            return;
+        }
         clear_sleeper_bit();
         // Start at the producer's current position. S2: pairs with the producer's release.
         position_ = detail::load_acquire(view_.control->write_pos);
@@ -287,6 +300,14 @@ public:
         detail::store_relaxed(cursor_->lost, std::uint64_t{0});
         detail::store_relaxed(cursor_->delivered, std::uint64_t{0});
         detail::store_release(cursor_->claim, claim_);  // S4
+        // Pairs with the fence at the start of the producer's scan_room: if that scan missed our
+        // claim, this re-read sees at least the position it scanned at, and we start there.
+        detail::fence_seq_cst();
+        const std::uint64_t now_written = detail::load_acquire(view_.control->write_pos);
+        if (now_written != position_) {
+            position_ = now_written;
+            detail::store_release(cursor_->read_pos, position_);  // S3
+        }
     }
     ByteRingConsumer(ByteRingConsumer&& other) noexcept { *this = std::move(other); }
     ByteRingConsumer& operator=(ByteRingConsumer&& other) noexcept {
@@ -375,6 +396,9 @@ public:
         PopResult result = try_pop(out);
         while (result.status == PopStatus::empty || result.status == PopStatus::contended) {
             lost += result.lost;
+            // Checked here too: a slot stuck "being written" (or a producer that keeps lapping
+            // us) makes ready() true while try_pop finds nothing, and must not spin forever.
+            if (deadline.passed(Clock::now())) return {PopStatus::timed_out, 0, lost};
             const ConsumerSleeper sleeper{this};
             const auto ready = [this] {
                 return detail::position_diff(detail::load_acquire(view_.control->write_pos), position_) > 0;
@@ -444,6 +468,8 @@ private:
         ++position_;
         ++delivered_total_;
         if (!still_holds_slot()) return;  // reaped: the cursor is no longer ours to write
+        // A predecessor racing its own unsubscribe may have cleared our claim: put it back.
+        if (detail::load_relaxed(cursor_->claim) != claim_) detail::store_release(cursor_->claim, claim_);  // S4
         detail::store_relaxed(cursor_->delivered, delivered_total_);
         detail::store_release(cursor_->read_pos, position_);  // S3
         if (view_.wakeups && view_.policy == RingPolicy::lossless) {
@@ -455,8 +481,7 @@ private:
     }
 
     void unsubscribe() noexcept {
-        if (cursor_ == nullptr) return;
-        if (still_holds_slot()) {
+        if (cursor_ != nullptr && still_holds_slot()) {
             clear_sleeper_bit();
             detail::store_release(cursor_->claim, std::uint64_t{0});  // S4
         }

@@ -174,6 +174,10 @@ private:
             // Consumers check producer_state (acquire) before and after they attach.
             detail::store_release(header->producer_state, static_cast<std::uint32_t>(ProducerState::initialising));
             detail::store_release(header->epoch, std::uint64_t{0});
+            // A release store orders what precedes it, not what follows: fence so that no layout
+            // store below becomes visible before `initialising` and epoch 0 (also on WC memory).
+            std::atomic_thread_fence(std::memory_order_release);
+            detail::write_combining_fence();
             if (had_region) wait_for_previous_consumers();
 
             RegionHeader fresh{};
@@ -205,6 +209,9 @@ private:
             // slot still held from before (its holder saw `initialising`, or is dead).
             for (std::uint32_t i = 0; i < max_consumers; ++i) {
                 detail::store_relaxed(slots[i].reap_count, std::uint64_t{0});
+                // A leftover reaped_claim must not equal the next claim (claim + 1) of a free slot.
+                const std::uint64_t claim = detail::load_acquire(slots[i].claim);
+                if (!detail::claim_held(claim)) detail::store_relaxed(slots[i].reaped_claim, claim - 1);
             }
             roster.release_all_held();
 
@@ -330,6 +337,8 @@ public:
             const std::uint64_t epoch = detail::load_acquire(header->epoch);
             if (epoch == 0) return AttachError::not_ready;
             auto checked = detail::check_region(region);
+            // Orders the relaxed copy before the epoch re-loads below (seqlock-style reader).
+            std::atomic_thread_fence(std::memory_order_acquire);
             if (!checked) {
                 if (detail::load_acquire(header->epoch) != epoch) continue;  // torn by a re-init
                 return checked.error();
@@ -453,6 +462,10 @@ private:
             return false;
         }
 
+        [[nodiscard]] bool holds_slot() const noexcept {
+            return detail::load_acquire(slot().claim) == claim && detail::load_acquire(slot().reaped_claim) != claim;
+        }
+
         void release_slot() noexcept {
             released = true;
             // Consumer-only word (see claim_slot). Fails harmlessly if the slot was reaped and
@@ -482,6 +495,10 @@ private:
         const ChannelEntry* e = detail::find_entry(s.checked.channels, name);
         if (e == nullptr) return ChannelError::not_found;
         if (e->kind != static_cast<std::uint32_t>(ChannelKind::ring)) return ChannelError::wrong_kind;
+        if (s.released || !s.holds_slot()) return ChannelError::not_attached;
+        // The entry's size must match the formula before a single byte of the channel is read.
+        const auto expected = detail::ring_geometry(e->capacity, e->element_size, s.checked.header.max_consumers);
+        if (!expected || expected->total_size != e->size) return ChannelError::invalid_layout;
         RingControl control{};
         detail::copy_from_shared(reinterpret_cast<std::byte*>(&control), s.region.data() + e->offset,
                                  offsetof(RingControl, write_pos));
