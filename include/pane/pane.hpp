@@ -10,4 +10,8 @@
 #include "ring.hpp"
 #include "session.hpp"
 #include "version.hpp"
+#include "frames.hpp"
+#include "cursor.hpp"
+#include "control.hpp"
+#include "display_layout.hpp"
 #include "wait.hpp"

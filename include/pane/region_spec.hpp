@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "detail/bounds.hpp"
+#include "detail/display_geometry.hpp"
 #include "detail/ring_geometry.hpp"
 #include "error.hpp"
 #include "layout.hpp"
@@ -36,8 +37,41 @@ template <class T>
     return RingSpec{std::move(name), static_cast<std::uint32_t>(sizeof(T)), capacity, policy};
 }
 
-// One alternative per channel kind; the display channels add theirs here.
-using ChannelSpec = std::variant<RingSpec>;
+// A frame channel: `buffer_count` buffers each large enough for max_width x max_height pixels
+// of the widest format allowed (bytes_per_pixel), and a ring of `descriptors` frame descriptors.
+struct FrameSpec {
+    std::string name;
+    std::uint32_t max_width = 1920;
+    std::uint32_t max_height = 1080;
+    std::uint32_t max_bytes_per_pixel = 4;
+    std::uint32_t buffer_count = 3;
+    std::uint32_t descriptors = 16;
+    std::uint32_t id = 0;
+};
+
+// A cursor shape channel for shapes up to max_dimension x max_dimension.
+struct CursorShapeSpec {
+    std::string name;
+    std::uint32_t max_dimension = 256;
+    std::uint32_t id = 0;
+};
+
+// A cursor position register.
+struct CursorPositionSpec {
+    std::string name;
+    std::uint32_t id = 0;
+};
+
+// Control rings, one per consumer slot, each `capacity` messages of at most `element_size` bytes.
+struct ControlSpec {
+    std::string name;
+    std::uint32_t capacity = 64;
+    std::uint32_t element_size = 256;
+    std::uint32_t id = 0;
+};
+
+// One alternative per channel kind.
+using ChannelSpec = std::variant<RingSpec, FrameSpec, CursorShapeSpec, CursorPositionSpec, ControlSpec>;
 
 struct RegionSpec {
     std::uint32_t max_consumers = kDefaultConsumers;
@@ -88,6 +122,59 @@ namespace detail {
     return e;
 }
 
+[[nodiscard]] inline std::optional<ChannelEntry> plan_channel(const FrameSpec& s, std::uint32_t max_consumers) {
+    const auto g = frame_geometry(s.buffer_count, s.max_width, s.max_height, s.max_bytes_per_pixel, s.descriptors,
+                                  max_consumers);
+    if (!g) return std::nullopt;
+    ChannelEntry e{};
+    e.kind = static_cast<std::uint32_t>(ChannelKind::frames);
+    e.flags = kRingFlagWakeups;  // for the embedded descriptor ring
+    e.size = g->total_size;
+    e.element_size = static_cast<std::uint32_t>(sizeof(FrameDescriptor));
+    e.capacity = s.buffer_count;
+    e.id = s.id;
+    return e;
+}
+
+[[nodiscard]] inline std::optional<ChannelEntry> plan_channel(const CursorShapeSpec& s, std::uint32_t) {
+    const auto g = cursor_shape_geometry(s.max_dimension);
+    if (!g) return std::nullopt;
+    ChannelEntry e{};
+    e.kind = static_cast<std::uint32_t>(ChannelKind::cursor_shape);
+    e.size = g->total_size;
+    e.element_size = g->capacity;
+    e.capacity = 1;
+    e.id = s.id;
+    return e;
+}
+
+[[nodiscard]] inline std::optional<ChannelEntry> plan_channel(const CursorPositionSpec& s, std::uint32_t) {
+    ChannelEntry e{};
+    e.kind = static_cast<std::uint32_t>(ChannelKind::cursor_position);
+    e.size = kCursorPositionSize;
+    e.element_size = 0;
+    e.capacity = 1;
+    e.id = s.id;
+    return e;
+}
+
+[[nodiscard]] inline std::optional<ChannelEntry> plan_channel(const ControlSpec& s, std::uint32_t max_consumers) {
+    const auto g = control_geometry(s.capacity, s.element_size, max_consumers);
+    if (!g) return std::nullopt;
+    ChannelEntry e{};
+    e.kind = static_cast<std::uint32_t>(ChannelKind::control);
+    e.size = g->total_size;
+    e.element_size = s.element_size;
+    e.capacity = s.capacity;
+    e.id = s.id;
+    return e;
+}
+
+// Frame channels start on a page so that every frame buffer is page-aligned in the region.
+[[nodiscard]] inline std::uint64_t channel_alignment(const ChannelSpec& spec) noexcept {
+    return std::holds_alternative<FrameSpec>(spec) ? kPageAlignment : kChannelAlignment;
+}
+
 [[nodiscard]] inline const std::string& spec_name(const ChannelSpec& spec) {
     return std::visit([](const auto& s) -> const std::string& { return s.name; }, spec);
 }
@@ -118,6 +205,7 @@ namespace detail {
         auto entry = std::visit([&](const auto& s) { return detail::plan_channel(s, spec.max_consumers); }, channel);
         if (!entry) return InitError::invalid_layout;
         std::memcpy(entry->name, name.data(), name.size());
+        cursor = detail::round_up(cursor, detail::channel_alignment(channel));
         entry->offset = cursor;
         if (!detail::checked_add(cursor, entry->size, cursor)) return InitError::invalid_layout;
         cursor = detail::round_up(cursor, kChannelAlignment);

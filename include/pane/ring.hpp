@@ -35,6 +35,7 @@
 
 #include "detail/atomic.hpp"
 #include "detail/bounds.hpp"
+#include "detail/channel_context.hpp"
 #include "detail/futex.hpp"
 #include "detail/ring_geometry.hpp"
 #include "detail/roster.hpp"
@@ -89,6 +90,40 @@ struct RingView {
 
 [[nodiscard]] constexpr std::uint64_t seq_writing(std::uint64_t p) noexcept { return 2 * p + 1; }
 [[nodiscard]] constexpr std::uint64_t seq_complete(std::uint64_t p) noexcept { return 2 * p + 2; }
+
+// Writes message `msg` into `slot` as position p (seqlock writer). The caller has checked
+// msg.size() <= element size and, for lossless rings, that p's slot is free.
+inline void write_slot(RingSlotHeader& slot, std::uint64_t p, std::span<const std::byte> msg,
+                       bool write_combining) noexcept {
+    store_relaxed(slot.seq, seq_writing(p));
+    // Orders the "writing" mark before the payload stores. On a write-combining mapping the
+    // stores themselves may reorder: sfence as well.
+    std::atomic_thread_fence(std::memory_order_release);
+    if (write_combining) write_combining_fence();
+    store_relaxed(slot.length, static_cast<std::uint32_t>(msg.size()));
+    copy_to_shared(RingView::payload_of(slot), msg.data(), msg.size());
+    if (write_combining) write_combining_fence();
+    store_release(slot.seq, seq_complete(p));  // S1
+}
+
+enum class SlotRead { ready, empty, lapped, torn, too_long, too_small };
+
+// Seqlock read of position p from `slot` into `out`. On `ready` and `too_small`, `length` is
+// the message length; `too_long` means a stable length beyond element_size (hostile).
+[[nodiscard]] inline SlotRead read_slot(RingSlotHeader& slot, std::uint64_t p, std::span<std::byte> out,
+                                        std::uint32_t element_size, std::uint32_t& length) noexcept {
+    const std::uint64_t seq = load_acquire(slot.seq);  // S1
+    const std::int64_t ahead = position_diff(seq, seq_complete(p));
+    if (ahead < 0) return SlotRead::empty;
+    if (ahead > 0) return SlotRead::lapped;
+    length = load_relaxed(slot.length);
+    const bool fits = length <= out.size() && length <= element_size;
+    if (fits) copy_from_shared(out.data(), RingView::payload_of(slot), length);
+    std::atomic_thread_fence(std::memory_order_acquire);  // seqlock reader: copy before re-check
+    if (load_relaxed(slot.seq) != seq) return SlotRead::torn;  // overwritten while we copied
+    if (length > element_size) return SlotRead::too_long;
+    return fits ? SlotRead::ready : SlotRead::too_small;
+}
 
 // Producer-side initialisation of a ring channel's producer-owned words.
 inline void init_ring(const RingView& view, std::uint64_t initial_position, std::uint32_t flags) noexcept {
@@ -238,27 +273,13 @@ private:
 
     void publish(std::span<const std::byte> message) noexcept {
         const std::uint64_t p = position_;
-        RingSlotHeader& slot = view_.slot_at(p);
-        detail::store_relaxed(slot.seq, detail::seq_writing(p));
-        // Orders the "writing" mark before the payload stores (seqlock writer). On a
-        // write-combining mapping the stores themselves may reorder: sfence as well.
-        std::atomic_thread_fence(std::memory_order_release);
-        if (write_combining_) detail::write_combining_fence();
-        detail::store_relaxed(slot.length, static_cast<std::uint32_t>(message.size()));
-        detail::copy_to_shared(detail::RingView::payload_of(slot), message.data(), message.size());
-        if (write_combining_) detail::write_combining_fence();
-        detail::store_release(slot.seq, detail::seq_complete(p));  // S1
+        detail::write_slot(view_.slot_at(p), p, message, write_combining_);
         position_ = p + 1;
         detail::store_release(view_.control->write_pos, position_);  // S2
-        if (view_.wakeups) {
-            detail::fence_seq_cst();  // S5: pairs with FutexWait's fence after announce
-            // Any announced sleeper, live or not yet seen by the roster. A consumer killed in
-            // its sleep leaves its bit until the next holder of its slot clears it; meanwhile
-            // each publish costs one needless wake syscall, never a missed wake.
-            if (detail::load_relaxed(view_.control->sleepers) != 0) {
-                detail::futex_wake_all(detail::low_word(view_.control->write_pos));
-            }
-        }
+        // S5. Any announced sleeper, live or not yet seen by the roster. A consumer killed in its
+        // sleep leaves its bit until the next holder of its slot clears it; meanwhile each
+        // publish costs one needless wake syscall, never a missed wake.
+        if (view_.wakeups) detail::wake_sleepers(view_.control->sleepers, detail::low_word(view_.control->write_pos));
     }
 
     detail::RingView view_{};
@@ -340,8 +361,21 @@ public:
     // For typed wrappers that find a violation the byte layer cannot see (a wrong length).
     void mark_broken() noexcept { broken_ = true; }
     // False once our slot was reaped or released: stop using this handle and re-attach.
-    [[nodiscard]] bool still_holds_slot() const noexcept {
-        return detail::load_acquire(slot_->claim) == claim_ && detail::load_relaxed(slot_->reaped_claim) != claim_;
+    [[nodiscard]] bool still_holds_slot() const noexcept { return detail::SlotHolder{slot_, index_, claim_}.holds(); }
+
+    // Moves to the newest published message, so the next read returns it. The messages passed
+    // over are returned, not counted as lost: they were there, the caller chose the latest.
+    std::uint64_t skip_to_latest() noexcept {
+        const std::uint64_t written = detail::load_acquire(view_.control->write_pos);  // S2
+        const std::uint64_t ahead = written - position_;
+        if (ahead <= 1) return 0;
+        if (ahead > (std::uint64_t{1} << 62)) {  // write_pos behind us: hostile
+            broken_ = true;
+            return 0;
+        }
+        position_ = written - 1;
+        if (still_holds_slot()) detail::store_release(cursor_->read_pos, position_);  // S3
+        return ahead - 1;
     }
     // Racy: messages published and not yet read, as of now.
     [[nodiscard]] std::uint64_t available_approx() const noexcept {
@@ -354,37 +388,27 @@ public:
         PopResult result{PopStatus::contended};
         if (broken_) return {PopStatus::broken};
         for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-            RingSlotHeader& slot = view_.slot_at(position_);
-            const std::uint64_t expected = detail::seq_complete(position_);
-            const std::uint64_t seq = detail::load_acquire(slot.seq);  // S1
-            const std::int64_t ahead = detail::position_diff(seq, expected);
-            if (ahead < 0) {
-                result.status = PopStatus::empty;
-                return result;
+            std::uint32_t length = 0;
+            switch (detail::read_slot(view_.slot_at(position_), position_, out, view_.geometry.element_size, length)) {
+                case detail::SlotRead::empty: result.status = PopStatus::empty; return result;
+                case detail::SlotRead::lapped:  // skip to the oldest message still in the ring
+                    if (!skip_lapped(result)) return result;
+                    continue;
+                case detail::SlotRead::torn: continue;
+                case detail::SlotRead::too_long:  // a stable, impossible length: hostile
+                    broken_ = true;
+                    result.status = PopStatus::broken;
+                    return result;
+                case detail::SlotRead::too_small:
+                    result.status = PopStatus::buffer_too_small;
+                    result.length = length;
+                    return result;
+                case detail::SlotRead::ready:
+                    advance();
+                    result.status = PopStatus::ok;
+                    result.length = length;
+                    return result;
             }
-            if (ahead > 0) {  // lapped: skip to the oldest message still in the ring
-                if (!skip_lapped(result)) return result;
-                continue;
-            }
-            const std::uint32_t length = detail::load_relaxed(slot.length);
-            const bool fits = length <= out.size() && length <= view_.geometry.element_size;
-            if (fits) detail::copy_from_shared(out.data(), detail::RingView::payload_of(slot), length);
-            std::atomic_thread_fence(std::memory_order_acquire);  // seqlock reader: copy before re-check
-            if (detail::load_relaxed(slot.seq) != seq) continue;  // overwritten while we copied
-            if (length > view_.geometry.element_size) {  // a stable, impossible length: hostile
-                broken_ = true;
-                result.status = PopStatus::broken;
-                return result;
-            }
-            if (!fits) {
-                result.status = PopStatus::buffer_too_small;
-                result.length = length;
-                return result;
-            }
-            advance();
-            result.status = PopStatus::ok;
-            result.length = length;
-            return result;
         }
         return result;
     }
@@ -399,7 +423,8 @@ public:
             // Checked here too: a slot stuck "being written" (or a producer that keeps lapping
             // us) makes ready() true while try_pop finds nothing, and must not spin forever.
             if (deadline.passed(Clock::now())) return {PopStatus::timed_out, 0, lost};
-            const ConsumerSleeper sleeper{this};
+            const detail::ConsumerSleeper sleeper{&view_.control->sleepers, bit(),
+                                                  detail::low_word(view_.control->write_pos)};
             const auto ready = [this] {
                 return detail::position_diff(detail::load_acquire(view_.control->write_pos), position_) > 0;
             };
@@ -419,25 +444,10 @@ public:
 private:
     static constexpr int kMaxAttempts = 16;
 
-    // Futex sleeper for a consumer: waits on the low word of write_pos (S5). The sleepers bit
-    // is consumer-only shared state: consumers set and clear their own bit with fetch_or /
-    // fetch_and among themselves; the producer only reads the word (one writer side per word).
-    struct ConsumerSleeper {
-        ByteRingConsumer* ring;
-        [[nodiscard]] const std::uint32_t* word() const noexcept {
-            return detail::low_word(ring->view_.control->write_pos);
-        }
-        void announce() const noexcept {
-            std::atomic_ref<std::uint64_t>(ring->view_.control->sleepers)
-                .fetch_or(ring->bit(), std::memory_order_relaxed);  // consumer-only word
-        }
-        void withdraw() const noexcept { ring->clear_sleeper_bit(); }
-    };
-
     [[nodiscard]] std::uint64_t bit() const noexcept { return std::uint64_t{1} << index_; }
+    // Futex wake-ups wait on the low word of write_pos (S5); see detail::ConsumerSleeper.
     void clear_sleeper_bit() noexcept {
-        std::atomic_ref<std::uint64_t>(view_.control->sleepers)
-            .fetch_and(~bit(), std::memory_order_relaxed);  // consumer-only word, see ConsumerSleeper
+        detail::ConsumerSleeper{&view_.control->sleepers, bit(), nullptr}.withdraw();
     }
 
     // The slot at position_ holds a newer lap. Moves position_ to the oldest message the

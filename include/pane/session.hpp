@@ -27,8 +27,12 @@
 #include <unistd.h>
 #endif
 
+#include "control.hpp"
+#include "cursor.hpp"
 #include "detail/atomic.hpp"
+#include "detail/channel_context.hpp"
 #include "detail/region_check.hpp"
+#include "frames.hpp"
 #include "detail/roster.hpp"
 #include "error.hpp"
 #include "layout.hpp"
@@ -147,6 +151,32 @@ public:
         return RingProducer<T>(std::move(bytes.value()));
     }
 
+    [[nodiscard]] Result<FrameProducer, ChannelError> frames(std::string_view name) {
+        auto ctx = open_context(name, ChannelKind::frames);
+        if (!ctx) return ctx.error();
+        const auto& f = std::get<FrameSpec>(state_->plan.channels[ctx->second].spec);
+        const auto g = detail::frame_geometry(f.buffer_count, f.max_width, f.max_height, f.max_bytes_per_pixel,
+                                              f.descriptors, state_->max_consumers);
+        return FrameProducer(ctx->first, *g);
+    }
+    [[nodiscard]] Result<CursorShapeProducer, ChannelError> cursor_shape(std::string_view name) {
+        auto ctx = open_context(name, ChannelKind::cursor_shape);
+        if (!ctx) return ctx.error();
+        const auto& c = std::get<CursorShapeSpec>(state_->plan.channels[ctx->second].spec);
+        return CursorShapeProducer(ctx->first, *detail::cursor_shape_geometry(c.max_dimension));
+    }
+    [[nodiscard]] Result<CursorPositionProducer, ChannelError> cursor_position(std::string_view name) {
+        auto ctx = open_context(name, ChannelKind::cursor_position);
+        if (!ctx) return ctx.error();
+        return CursorPositionProducer(ctx->first);
+    }
+    [[nodiscard]] Result<ControlReceiver, ChannelError> control(std::string_view name) {
+        auto ctx = open_context(name, ChannelKind::control);
+        if (!ctx) return ctx.error();
+        const auto& k = std::get<ControlSpec>(state_->plan.channels[ctx->second].spec);
+        return ControlReceiver(ctx->first, *detail::control_geometry(k.capacity, k.element_size, state_->max_consumers));
+    }
+
     [[nodiscard]] std::uint64_t epoch() const noexcept { return state_->epoch; }
     [[nodiscard]] const RegionPlan& plan() const noexcept { return state_->plan; }
     [[nodiscard]] std::uint64_t live_consumers() const noexcept { return state_->roster.live_mask(); }
@@ -250,10 +280,23 @@ private:
         }
 
         void init_channel(const PlannedChannel& channel) {
+            std::byte* base = region.data() + channel.entry.offset;
+            const std::uint32_t n = max_consumers;
+            // plan_region already checked every spec, so each geometry exists.
             if (const auto* ring = std::get_if<RingSpec>(&channel.spec)) {
-                const auto g = detail::ring_geometry(ring->capacity, ring->element_size, max_consumers);
+                const auto g = detail::ring_geometry(ring->capacity, ring->element_size, n);
                 detail::init_ring(detail::ring_view(region.data(), channel.entry, *g), ring->initial_position,
                                   channel.entry.flags);
+            } else if (const auto* f = std::get_if<FrameSpec>(&channel.spec)) {
+                const auto g = detail::frame_geometry(f->buffer_count, f->max_width, f->max_height,
+                                                      f->max_bytes_per_pixel, f->descriptors, n);
+                detail::init_frames(base, *g, channel.entry.flags);
+            } else if (const auto* c = std::get_if<CursorShapeSpec>(&channel.spec)) {
+                detail::init_cursor_shape(base, *detail::cursor_shape_geometry(c->max_dimension));
+            } else if (std::holds_alternative<CursorPositionSpec>(channel.spec)) {
+                detail::init_cursor_position(base);
+            } else if (const auto* k = std::get_if<ControlSpec>(&channel.spec)) {
+                detail::init_control(base, *detail::control_geometry(k->capacity, k->element_size, n));
             }
         }
 
@@ -275,6 +318,23 @@ private:
     };
 
     explicit ProducerSession(std::unique_ptr<State> s) noexcept : state_(std::move(s)) {}
+
+    // The context for a non-ring channel of `kind`, and its plan index. Each opens once.
+    [[nodiscard]] Result<std::pair<detail::ProducerContext, std::size_t>, ChannelError> open_context(
+        std::string_view name, ChannelKind kind) {
+        State& s = *state_;
+        for (std::size_t i = 0; i < s.plan.channels.size(); ++i) {
+            const ChannelEntry& e = s.plan.channels[i].entry;
+            if (detail::entry_name(e) != name) continue;
+            if (e.kind != static_cast<std::uint32_t>(kind)) return ChannelError::wrong_kind;
+            if (s.opened[i]) return ChannelError::already_open;  // one writer per channel
+            s.opened[i] = true;
+            return std::pair{detail::ProducerContext{s.region.data() + e.offset, e, &s.roster, s.max_consumers,
+                                                     s.options.write_combining},
+                             i};
+        }
+        return ChannelError::not_found;
+    }
 
     [[nodiscard]] Result<ByteRingProducer, ChannelError> open_ring(std::string_view name, std::size_t typed_size) {
         State& s = *state_;
@@ -413,6 +473,66 @@ public:
         return RingConsumer<T>(std::move(bytes.value()));
     }
 
+    [[nodiscard]] Result<FrameConsumer, ChannelError> frames(std::string_view name) {
+        auto ctx = open_context(name, ChannelKind::frames, sizeof(FrameControl));
+        if (!ctx) return ctx.error();
+        FrameControl c{};
+        detail::copy_from_shared(reinterpret_cast<std::byte*>(&c), ctx->channel, sizeof(c));
+        const auto g = detail::frame_geometry(c.buffer_count, c.max_width, c.max_height, c.max_bytes_per_pixel,
+                                              c.ring_capacity, state_->checked.header.max_consumers);
+        bool ok = g && g->total_size == ctx->entry.size && c.buffer_count == ctx->entry.capacity &&
+                  c.buffer_size == g->buffer_size && c.buffers_offset == g->buffers_offset &&
+                  c.states_offset == g->states_offset && c.leases_offset == g->leases_offset &&
+                  c.ring_offset == g->ring_offset && c.ring_size == g->ring_size && c.cursor_count == g->cursor_count;
+        if (ok) {  // the embedded descriptor ring, checked like any ring
+            RingControl ring{};
+            detail::copy_from_shared(reinterpret_cast<std::byte*>(&ring), ctx->channel + g->ring_offset,
+                                     offsetof(RingControl, write_pos));
+            ChannelEntry as_ring{};
+            as_ring.flags = ctx->entry.flags;
+            as_ring.size = g->ring_size;
+            as_ring.element_size = sizeof(FrameDescriptor);
+            as_ring.capacity = g->ring_capacity;
+            as_ring.policy = static_cast<std::uint32_t>(RingPolicy::overwrite);
+            ok = detail::check_ring(as_ring, ring, g->cursor_count).has_value();
+        }
+        if (!ok) return close_context(*ctx, ChannelError::invalid_layout);
+        return FrameConsumer(*ctx, *g, c.host_id);
+    }
+    [[nodiscard]] Result<CursorShapeConsumer, ChannelError> cursor_shape(std::string_view name) {
+        auto ctx = open_context(name, ChannelKind::cursor_shape, sizeof(CursorShapeControl));
+        if (!ctx) return ctx.error();
+        CursorShapeControl c{};
+        detail::copy_from_shared(reinterpret_cast<std::byte*>(&c), ctx->channel, offsetof(CursorShapeControl, seq));
+        const auto g = detail::cursor_shape_geometry(c.max_dimension);
+        if (!g || g->total_size != ctx->entry.size || c.capacity != g->capacity || c.data_offset != g->data_offset) {
+            return close_context(*ctx, ChannelError::invalid_layout);
+        }
+        ctx->open_flag = nullptr;  // a reader writes nothing shared: it may be opened again
+        state_->opened[ctx->index] = 0;
+        return CursorShapeConsumer(*ctx, *g);
+    }
+    [[nodiscard]] Result<CursorPositionConsumer, ChannelError> cursor_position(std::string_view name) {
+        auto ctx = open_context(name, ChannelKind::cursor_position, sizeof(CursorPositionControl));
+        if (!ctx) return ctx.error();
+        if (ctx->entry.size != detail::kCursorPositionSize) return close_context(*ctx, ChannelError::invalid_layout);
+        state_->opened[ctx->index] = 0;  // only its own sleeper bit is written: may be opened again
+        return CursorPositionConsumer(*ctx);
+    }
+    [[nodiscard]] Result<ControlSender, ChannelError> control(std::string_view name) {
+        auto ctx = open_context(name, ChannelKind::control, sizeof(ControlChannelControl));
+        if (!ctx) return ctx.error();
+        ControlChannelControl c{};
+        detail::copy_from_shared(reinterpret_cast<std::byte*>(&c), ctx->channel, sizeof(c));
+        const auto g = detail::control_geometry(c.capacity, c.element_size, state_->checked.header.max_consumers);
+        if (!g || g->total_size != ctx->entry.size || c.cursor_count != g->cursor_count ||
+            c.slot_stride != g->slot_stride || c.rings_offset != g->rings_offset || c.ring_size != g->ring_size ||
+            c.capacity != ctx->entry.capacity || c.element_size != ctx->entry.element_size) {
+            return close_context(*ctx, ChannelError::invalid_layout);
+        }
+        return ControlSender(*ctx, *g);
+    }
+
     [[nodiscard]] std::uint32_t slot_index() const noexcept { return state_->index; }
     [[nodiscard]] std::uint64_t epoch() const noexcept { return state_->checked.header.epoch; }
     [[nodiscard]] const RegionHeader& header_copy() const noexcept { return state_->checked.header; }
@@ -489,6 +609,38 @@ private:
     };
 
     explicit ConsumerSession(std::unique_ptr<State> s) noexcept : state_(std::move(s)) {}
+
+    struct OpenContext : detail::ConsumerContext {
+        std::size_t index;  // in the channel table
+    };
+
+    // Finds a channel of `kind` at least `min_size` bytes long (its range inside the region was
+    // validated at attach) and marks it open on this session.
+    [[nodiscard]] Result<OpenContext, ChannelError> open_context(std::string_view name, ChannelKind kind,
+                                                                 std::uint64_t min_size) {
+        State& s = *state_;
+        const ChannelEntry* e = detail::find_entry(s.checked.channels, name);
+        if (e == nullptr) return ChannelError::not_found;
+        if (e->kind != static_cast<std::uint32_t>(kind)) return ChannelError::wrong_kind;
+        if (s.released || !s.holds_slot()) return ChannelError::not_attached;
+        if (e->size < min_size) return ChannelError::invalid_layout;
+        const auto index = static_cast<std::size_t>(e - s.checked.channels.data());
+        if (s.opened[index]) return ChannelError::already_open;
+        s.opened[index] = 1;
+        OpenContext ctx{};
+        ctx.channel = s.region.data() + e->offset;
+        ctx.entry = *e;
+        ctx.holder = detail::SlotHolder{&s.slot(), s.index, s.claim};
+        ctx.max_consumers = s.checked.header.max_consumers;
+        ctx.open_flag = &s.opened[index];
+        ctx.index = index;
+        return ctx;
+    }
+
+    [[nodiscard]] ChannelError close_context(const OpenContext& ctx, ChannelError error) noexcept {
+        state_->opened[ctx.index] = 0;
+        return error;
+    }
 
     [[nodiscard]] Result<ByteRingConsumer, ChannelError> open_ring(std::string_view name, std::size_t typed_size) {
         State& s = *state_;

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MIT
+// The control channel: one ring per consumer slot, from that consumer to the producer (set
+// cursor position, window size, full-frame request, application messages). Each ring has one
+// writer (its consumer: claim, write_pos, slots) and one reader (the producer: read_pos and
+// counters), so no lock or read-modify-write is shared between consumers or across the VM
+// boundary. A consumer never overwrites what the producer has not read (it gets `full`). The
+// producer validates every message (type, size) before handing it out, and counts rejects.
+//
+// Memory ordering: K1 consumer store_release(slot.seq) / producer load_acquire (the ring's S1);
+// K2 consumer store_release(write_pos) <-> producer load_acquire(write_pos); K3 producer
+// store_release(read_pos) after its copy-out <-> consumer load_acquire(read_pos) before reusing
+// a slot; K4 consumer store_release(claim) after initialising its slots <-> producer load_acquire.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include "detail/atomic.hpp"
+#include "detail/bounds.hpp"
+#include "detail/channel_context.hpp"
+#include "detail/display_geometry.hpp"
+#include "display_layout.hpp"
+#include "ring.hpp"
+
+namespace pane {
+
+enum class ControlStatus {
+    ok,
+    full,           // sender: the producer has not read enough yet
+    too_large,      // sender: the message does not fit the channel's element size
+    not_attached,   // sender: our session lost its slot
+    empty,          // receiver: no valid message waiting
+};
+
+struct ControlMessage {
+    std::uint32_t consumer = 0;  // slot index of the sender
+    ControlType type = ControlType::full_frame_request;
+    std::uint32_t app_type = 0;
+    ControlCursorPosition cursor{};  // for set_cursor_position
+    ControlWindowSize window{};      // for window_size
+    std::span<const std::byte> body{};  // application bytes; valid until the next try_receive
+};
+
+namespace detail {
+
+struct ControlView {
+    ControlChannelControl* control;
+    std::byte* rings;
+    ControlGeometry geometry;
+
+    [[nodiscard]] ControlRingControl& ring(std::uint32_t i) const noexcept {
+        return *reinterpret_cast<ControlRingControl*>(rings + std::uint64_t{i} * geometry.ring_size);
+    }
+    [[nodiscard]] RingSlotHeader& slot(std::uint32_t i, std::uint64_t position) const noexcept {
+        auto* base = reinterpret_cast<std::byte*>(&ring(i)) + sizeof(ControlRingControl);
+        return *reinterpret_cast<RingSlotHeader*>(base + (position & (geometry.capacity - 1)) * geometry.slot_stride);
+    }
+};
+
+[[nodiscard]] inline ControlView control_view(std::byte* channel, const ControlGeometry& g) noexcept {
+    return {reinterpret_cast<ControlChannelControl*>(channel), channel + g.rings_offset, g};
+}
+
+inline void init_control(std::byte* channel, const ControlGeometry& g) noexcept {
+    ControlChannelControl fresh{};
+    fresh.cursor_count = g.cursor_count;
+    fresh.capacity = g.capacity;
+    fresh.element_size = g.element_size;
+    fresh.slot_stride = g.slot_stride;
+    fresh.rings_offset = g.rings_offset;
+    fresh.ring_size = g.ring_size;
+    copy_to_shared(channel, reinterpret_cast<const std::byte*>(&fresh), sizeof(fresh));
+    const ControlView v = control_view(channel, g);
+    for (std::uint32_t i = 0; i < g.cursor_count; ++i) {  // the producer's line of each ring only
+        ControlRingControl& r = v.ring(i);
+        store_relaxed(r.read_pos, std::uint64_t{0});
+        store_relaxed(r.accepted, std::uint64_t{0});
+        store_relaxed(r.rejected, std::uint64_t{0});
+    }
+}
+
+// The size rule per message type (the 8-byte ControlMessageHeader included in `length`).
+[[nodiscard]] inline bool control_message_valid(const ControlMessageHeader& h, std::uint32_t length) noexcept {
+    const std::uint32_t body = length - static_cast<std::uint32_t>(sizeof(ControlMessageHeader));
+    switch (static_cast<ControlType>(h.type)) {
+        case ControlType::set_cursor_position: return body == sizeof(ControlCursorPosition) && h.app_type == 0;
+        case ControlType::window_size: return body == sizeof(ControlWindowSize) && h.app_type == 0;
+        case ControlType::full_frame_request: return body == 0 && h.app_type == 0;
+        case ControlType::application: return true;  // any body up to the element size
+    }
+    return false;
+}
+
+}  // namespace detail
+
+// Consumer end: sends control messages to the producer. \pre one thread at a time.
+class ControlSender {
+public:
+    ControlSender() = default;
+    ControlSender(const detail::ConsumerContext& ctx, const detail::ControlGeometry& g) noexcept
+        : view_(detail::control_view(ctx.channel, g)), holder_(ctx.holder), open_flag_(ctx.open_flag) {
+        if (!holder_.holds()) return;
+        ControlRingControl& r = view_.ring(holder_.index);
+        // Continue where the producer reads; make every slot look complete for the lap before.
+        position_ = detail::load_acquire(r.read_pos);  // K3
+        for (std::uint64_t p = position_; p != position_ + g.capacity; ++p) {
+            RingSlotHeader& slot = view_.slot(holder_.index, p);
+            detail::store_relaxed(slot.length, std::uint32_t{0});
+            detail::store_relaxed(slot.seq, detail::seq_complete(p - g.capacity));
+        }
+        detail::store_relaxed(r.write_pos, position_);
+        detail::store_release(r.claim, holder_.claim);  // K4
+        open_ = true;
+    }
+    ControlSender(ControlSender&& o) noexcept { *this = std::move(o); }
+    ControlSender& operator=(ControlSender&& o) noexcept {
+        if (this != &o) {
+            close();
+            view_ = o.view_;
+            holder_ = o.holder_;
+            open_flag_ = std::exchange(o.open_flag_, nullptr);
+            position_ = o.position_;
+            open_ = std::exchange(o.open_, false);
+        }
+        return *this;
+    }
+    ControlSender(const ControlSender&) = delete;
+    ControlSender& operator=(const ControlSender&) = delete;
+    ~ControlSender() { close(); }
+
+    [[nodiscard]] ControlStatus send_cursor_position(std::int32_t x, std::int32_t y) noexcept {
+        const ControlCursorPosition body{x, y};
+        return send(ControlType::set_cursor_position, 0, {reinterpret_cast<const std::byte*>(&body), sizeof(body)});
+    }
+    [[nodiscard]] ControlStatus send_window_size(std::uint32_t width, std::uint32_t height) noexcept {
+        const ControlWindowSize body{width, height};
+        return send(ControlType::window_size, 0, {reinterpret_cast<const std::byte*>(&body), sizeof(body)});
+    }
+    [[nodiscard]] ControlStatus request_full_frame() noexcept { return send(ControlType::full_frame_request, 0, {}); }
+    [[nodiscard]] ControlStatus send_application(std::uint32_t app_type, std::span<const std::byte> body) noexcept {
+        return send(ControlType::application, app_type, body);
+    }
+
+    // The raw form: any type (the producer rejects what breaks the rules). Wait-free.
+    [[nodiscard]] ControlStatus send(ControlType type, std::uint32_t app_type, std::span<const std::byte> body) noexcept {
+        if (!open_ || !holder_.holds()) return ControlStatus::not_attached;
+        const std::uint64_t length = sizeof(ControlMessageHeader) + std::uint64_t{body.size()};
+        if (length > view_.geometry.element_size) return ControlStatus::too_large;
+        ControlRingControl& r = view_.ring(holder_.index);
+        if (position_ - detail::load_acquire(r.read_pos) >= view_.geometry.capacity) return ControlStatus::full;  // K3
+        scratch_.resize(static_cast<std::size_t>(length));
+        const ControlMessageHeader h{static_cast<std::uint32_t>(type), app_type};
+        std::memcpy(scratch_.data(), &h, sizeof(h));
+        if (!body.empty()) std::memcpy(scratch_.data() + sizeof(h), body.data(), body.size());
+        detail::write_slot(view_.slot(holder_.index, position_), position_, scratch_, false);  // K1
+        ++position_;
+        detail::store_release(r.write_pos, position_);  // K2
+        return ControlStatus::ok;
+    }
+
+private:
+    void close() noexcept {
+        if (open_ && holder_.holds()) detail::store_release(view_.ring(holder_.index).claim, std::uint64_t{0});
+        open_ = false;
+        if (open_flag_ != nullptr) *std::exchange(open_flag_, nullptr) = 0;
+    }
+
+    detail::ControlView view_{};
+    detail::SlotHolder holder_{};
+    std::uint8_t* open_flag_ = nullptr;
+    std::uint64_t position_ = 0;
+    bool open_ = false;
+    std::vector<std::byte> scratch_;
+};
+
+// Producer end: receives and validates every consumer's control messages, round-robin so one
+// busy consumer cannot starve the others. \pre only the region's producer, one thread at a time.
+class ControlReceiver {
+public:
+    ControlReceiver() = default;
+    ControlReceiver(const detail::ProducerContext& ctx, const detail::ControlGeometry& g)
+        : view_(detail::control_view(ctx.channel, g)),
+          roster_(ctx.roster),
+          buffer_(g.element_size),
+          rings_(g.cursor_count) {
+        for (std::uint32_t i = 0; i < g.cursor_count; ++i) rings_[i].read_pos = detail::load_relaxed(view_.ring(i).read_pos);
+    }
+
+    // The next valid message from any live consumer. Invalid messages are consumed and counted.
+    [[nodiscard]] ControlStatus try_receive(ControlMessage& out) noexcept {
+        const std::uint32_t count = view_.geometry.cursor_count;
+        for (std::uint32_t step = 0; step < count; ++step) {
+            const std::uint32_t i = (next_ + step) % count;
+            if (receive_from(i, out)) {
+                next_ = (i + 1) % count;
+                return ControlStatus::ok;
+            }
+        }
+        return ControlStatus::empty;
+    }
+
+    [[nodiscard]] std::uint64_t accepted() const noexcept { return accepted_; }
+    [[nodiscard]] std::uint64_t rejected() const noexcept { return rejected_; }
+
+private:
+    struct PerRing {
+        std::uint64_t read_pos = 0;
+        std::uint64_t claim = 0;
+        bool broken = false;
+    };
+    static constexpr int kMessagesPerVisit = 16;  // bounded work per ring per call
+
+    bool receive_from(std::uint32_t i, ControlMessage& out) noexcept {
+        ControlRingControl& r = view_.ring(i);
+        PerRing& state = rings_[i];
+        const std::uint64_t claim = detail::load_acquire(r.claim);  // K4
+        if (claim == 0 || !roster_->holds(i, claim)) return false;
+        if (claim != state.claim) {  // a new sender: it continues from our read position
+            state.claim = claim;
+            state.broken = false;
+        }
+        if (state.broken) return false;
+        for (int visit = 0; visit < kMessagesPerVisit; ++visit) {
+            const std::uint64_t written = detail::load_acquire(r.write_pos);  // K2
+            const std::uint64_t pending = written - state.read_pos;
+            if (pending == 0) return false;
+            if (pending > view_.geometry.capacity) return violation(i);  // more than it may have written
+            std::uint32_t length = 0;
+            const auto read = detail::read_slot(view_.slot(i, state.read_pos), state.read_pos, buffer_,
+                                                view_.geometry.element_size, length);  // K1
+            if (read == detail::SlotRead::empty || read == detail::SlotRead::torn) return false;  // not yet
+            if (read != detail::SlotRead::ready) return violation(i);  // lapped or impossible length
+            ++state.read_pos;
+            detail::store_release(r.read_pos, state.read_pos);  // K3
+            ControlMessageHeader h{};
+            if (length >= sizeof(h)) std::memcpy(&h, buffer_.data(), sizeof(h));
+            if (length < sizeof(h) || !detail::control_message_valid(h, length)) {
+                detail::store_relaxed(r.rejected, ++rejected_);
+                continue;  // consumed and counted; look at the next one
+            }
+            detail::store_relaxed(r.accepted, ++accepted_);
+            out = ControlMessage{};
+            out.consumer = i;
+            out.type = static_cast<ControlType>(h.type);
+            out.app_type = h.app_type;
+            out.body = std::span<const std::byte>(buffer_).subspan(sizeof(h), length - sizeof(h));
+            if (out.type == ControlType::set_cursor_position) std::memcpy(&out.cursor, out.body.data(), sizeof(out.cursor));
+            if (out.type == ControlType::window_size) std::memcpy(&out.window, out.body.data(), sizeof(out.window));
+            return true;
+        }
+        return false;
+    }
+
+    // A sender that breaks the ring's rules is ignored until a new holder opens its ring.
+    bool violation(std::uint32_t i) noexcept {
+        rings_[i].broken = true;
+        detail::store_relaxed(view_.ring(i).rejected, ++rejected_);
+        return false;
+    }
+
+    detail::ControlView view_{};
+    detail::ConsumerRoster* roster_ = nullptr;
+    std::vector<std::byte> buffer_;
+    std::vector<PerRing> rings_;
+    std::uint32_t next_ = 0;
+    std::uint64_t accepted_ = 0;
+    std::uint64_t rejected_ = 0;
+};
+
+}  // namespace pane

@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: MIT
+// Cursor channels. The viewer draws the cursor itself, so pointer motion never waits for a frame:
+//   cursor shape     a versioned blob (colour, monochrome, masked colour) that a consumer copies
+//                    out whole and validates; a torn copy is detected and retried (bounded).
+//   cursor position  a latest-value register (x, y, visible, shape serial, serial) updated at
+//                    mouse rate; readers get a consistent snapshot within bounded retries and may
+//                    sleep on a futex until it changes.
+// Both are seqlocks: seq = 2n+1 while update n+1 is written, 2n+2 once complete. Writer: store
+// odd seq, fence release, relaxed word stores, store_release(even seq) (C1). Reader:
+// load_acquire(seq) (C1), relaxed word copy, fence acquire, reload seq; equal and even = consistent.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include "detail/atomic.hpp"
+#include "detail/bounds.hpp"
+#include "detail/channel_context.hpp"
+#include "detail/display_geometry.hpp"
+#include "detail/word_copy.hpp"
+#include "display_layout.hpp"
+#include "wait.hpp"
+
+namespace pane {
+
+enum class CursorStatus {
+    ok,            // a new value was copied out
+    unchanged,     // nothing newer than the last value read
+    none,          // the producer has not published anything yet
+    contended,     // the producer kept writing during the copy; try again
+    invalid,       // producer: rejected input; consumer: the published value breaks a rule (counted)
+    timed_out,     // blocking wait: nothing new before the deadline
+};
+
+namespace detail {
+
+inline constexpr int kSeqlockAttempts = 64;
+
+// The cursor position register as it sits at CursorPositionControl::x: copied in and out as
+// whole 8-byte words on both sides.
+struct PositionRegister {
+    std::int32_t x, y;
+    std::uint32_t visible, reserved;
+    std::uint64_t shape_serial, serial;
+};
+static_assert(sizeof(PositionRegister) ==
+              offsetof(CursorPositionControl, reserved1) - offsetof(CursorPositionControl, x));
+
+// The rules a shape must satisfy, on either side (64-bit arithmetic).
+[[nodiscard]] inline bool shape_valid(const CursorShapeHeader& h, const CursorShapeGeometry& g) noexcept {
+    if (h.type == 0 || h.type > kMaxCursorType) return false;
+    if (h.width == 0 || h.height == 0 || h.width > g.max_dimension || h.height > g.max_dimension) return false;
+    if (h.hotspot_x >= h.width || h.hotspot_y >= h.height) return false;
+    const auto type = static_cast<CursorType>(h.type);
+    const std::uint64_t min_pitch = type == CursorType::monochrome ? (std::uint64_t{h.width} + 7) / 8 : std::uint64_t{h.width} * 4;
+    if (h.pitch < min_pitch) return false;
+    const std::uint64_t planes = type == CursorType::monochrome ? 2 : 1;
+    const std::uint64_t size = std::uint64_t{h.pitch} * h.height * planes;
+    return size == h.data_size && size <= g.capacity;
+}
+
+inline void init_cursor_shape(std::byte* channel, const CursorShapeGeometry& g) noexcept {
+    CursorShapeControl fresh{};
+    fresh.capacity = g.capacity;
+    fresh.max_dimension = g.max_dimension;
+    fresh.data_offset = g.data_offset;
+    copy_to_shared(channel, reinterpret_cast<const std::byte*>(&fresh), sizeof(fresh));  // seq 0: none yet
+}
+
+inline void init_cursor_position(std::byte* channel) noexcept {
+    // Line 0 only (seq 0: nothing published); line 1 (sleepers) belongs to consumers.
+    CursorPositionControl fresh{};
+    copy_to_shared(channel, reinterpret_cast<const std::byte*>(&fresh), offsetof(CursorPositionControl, sleepers));
+}
+
+// Seqlock read of `bytes` bytes at `src` into `dst`; returns the even seq read, or 0 if none
+// was ever published, or 1 if every attempt was torn.
+[[nodiscard]] inline std::uint64_t seqlock_read(const std::uint64_t& seq, std::byte* dst, const std::byte* src,
+                                                std::size_t bytes) noexcept {
+    for (int attempt = 0; attempt < kSeqlockAttempts; ++attempt) {
+        const std::uint64_t before = load_acquire(seq);  // C1
+        if (before == 0) return 0;
+        if ((before & 1u) != 0) {
+            cpu_relax();
+            continue;
+        }
+        copy_from_shared(dst, src, bytes);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (load_relaxed(seq) == before) return before;
+    }
+    return 1;
+}
+
+struct SeqlockWriter {
+    std::uint64_t* seq;
+    bool write_combining;
+    std::uint64_t next = 0;  // last even value written
+
+    void begin() noexcept {
+        store_relaxed(*seq, next + 1);
+        std::atomic_thread_fence(std::memory_order_release);
+        if (write_combining) write_combining_fence();
+    }
+    void end() noexcept {
+        if (write_combining) write_combining_fence();
+        next += 2;
+        store_release(*seq, next);  // C1
+    }
+};
+
+}  // namespace detail
+
+// An owned copy of a cursor shape.
+struct CursorShape {
+    CursorShapeHeader header{};
+    std::vector<std::byte> data;  // header.data_size bytes
+};
+
+// \pre only the region's producer, one thread at a time.
+class CursorShapeProducer {
+public:
+    CursorShapeProducer() = default;
+    CursorShapeProducer(const detail::ProducerContext& ctx, const detail::CursorShapeGeometry& g) noexcept
+        : control_(reinterpret_cast<CursorShapeControl*>(ctx.channel)),
+          data_(ctx.channel + g.data_offset),
+          geometry_(g),
+          writer_{&control_->seq, ctx.write_combining, detail::load_relaxed(control_->seq) & ~std::uint64_t{1}} {}
+
+    // Validates and publishes a shape; its serial is returned through `serial`.
+    [[nodiscard]] CursorStatus publish(CursorType type, std::uint32_t width, std::uint32_t height, std::uint32_t pitch,
+                                       std::uint32_t hotspot_x, std::uint32_t hotspot_y,
+                                       std::span<const std::byte> data, std::uint64_t* serial = nullptr) noexcept {
+        CursorShapeHeader h{};
+        h.serial = serial_ + 1;
+        h.type = static_cast<std::uint32_t>(type);
+        h.width = width;
+        h.height = height;
+        h.pitch = pitch;
+        h.hotspot_x = hotspot_x;
+        h.hotspot_y = hotspot_y;
+        h.data_size = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), UINT32_MAX));
+        if (data.size() > UINT32_MAX || !detail::shape_valid(h, geometry_)) return CursorStatus::invalid;
+        writer_.begin();
+        detail::copy_to_shared(reinterpret_cast<std::byte*>(&control_->header), reinterpret_cast<const std::byte*>(&h),
+                               sizeof(h));
+        detail::copy_to_shared(data_, data.data(), data.size());
+        writer_.end();
+        serial_ = h.serial;
+        if (serial != nullptr) *serial = serial_;
+        return CursorStatus::ok;
+    }
+    [[nodiscard]] std::uint64_t serial() const noexcept { return serial_; }
+
+private:
+    CursorShapeControl* control_ = nullptr;
+    std::byte* data_ = nullptr;
+    detail::CursorShapeGeometry geometry_{};
+    detail::SeqlockWriter writer_{};
+    std::uint64_t serial_ = 0;
+};
+
+class CursorShapeConsumer {
+public:
+    CursorShapeConsumer() = default;
+    CursorShapeConsumer(const detail::ConsumerContext& ctx, const detail::CursorShapeGeometry& g)
+        : control_(reinterpret_cast<const CursorShapeControl*>(ctx.channel)),
+          data_(ctx.channel + g.data_offset),
+          geometry_(g),
+          scratch_(g.capacity) {}
+
+    // Copies the current shape into `out` if it is newer than the last one read.
+    [[nodiscard]] CursorStatus try_read(CursorShape& out) {
+        // The header and the data are one seqlock section: copy both, then check.
+        CursorShapeHeader staged{};
+        for (int attempt = 0; attempt < detail::kSeqlockAttempts; ++attempt) {
+            const std::uint64_t before = detail::load_acquire(control_->seq);  // C1
+            if (before == 0) return CursorStatus::none;
+            if ((before & 1u) != 0) {
+                detail::cpu_relax();
+                continue;
+            }
+            if (before == last_seq_) return CursorStatus::unchanged;
+            detail::copy_from_shared(reinterpret_cast<std::byte*>(&staged),
+                                     reinterpret_cast<const std::byte*>(&control_->header), sizeof(CursorShapeHeader));
+            // Copy no more than the capacity whatever the (possibly torn) header says.
+            const std::size_t bytes = std::min<std::size_t>(staged.data_size, geometry_.capacity);
+            detail::copy_from_shared(scratch_.data(), data_, bytes);
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (detail::load_relaxed(control_->seq) != before) continue;  // torn: retry
+            last_seq_ = before;
+            if (!detail::shape_valid(staged, geometry_)) {
+                ++violations_;
+                return CursorStatus::invalid;
+            }
+            out.header = staged;
+            out.data.assign(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(bytes));
+            return CursorStatus::ok;
+        }
+        return CursorStatus::contended;
+    }
+    [[nodiscard]] std::uint64_t violations() const noexcept { return violations_; }
+
+private:
+    const CursorShapeControl* control_ = nullptr;
+    const std::byte* data_ = nullptr;
+    detail::CursorShapeGeometry geometry_{};
+    std::vector<std::byte> scratch_;
+    std::uint64_t last_seq_ = 0;
+    std::uint64_t violations_ = 0;
+};
+
+struct CursorPosition {
+    std::int32_t x = 0;
+    std::int32_t y = 0;
+    bool visible = false;
+    std::uint64_t shape_serial = 0;
+    std::uint64_t serial = 0;
+};
+
+// \pre only the region's producer, one thread at a time.
+class CursorPositionProducer {
+public:
+    CursorPositionProducer() = default;
+    explicit CursorPositionProducer(const detail::ProducerContext& ctx) noexcept
+        : control_(reinterpret_cast<CursorPositionControl*>(ctx.channel)),
+          writer_{&control_->seq, ctx.write_combining, detail::load_relaxed(control_->seq) & ~std::uint64_t{1}},
+          serial_(detail::load_relaxed(control_->serial)) {}
+
+    // Wait-free: a seqlock write and, if a consumer sleeps, one wake syscall.
+    void publish(std::int32_t x, std::int32_t y, bool visible, std::uint64_t shape_serial) noexcept {
+        const detail::PositionRegister r{x, y, visible ? 1u : 0u, 0, shape_serial, ++serial_};
+        writer_.begin();
+        detail::copy_to_shared(reinterpret_cast<std::byte*>(&control_->x), reinterpret_cast<const std::byte*>(&r),
+                               sizeof(r));
+        writer_.end();
+        detail::wake_sleepers(control_->sleepers, detail::low_word(control_->seq));
+    }
+    [[nodiscard]] std::uint64_t serial() const noexcept { return serial_; }
+
+private:
+    CursorPositionControl* control_ = nullptr;
+    detail::SeqlockWriter writer_{};
+    std::uint64_t serial_ = 0;
+};
+
+class CursorPositionConsumer {
+public:
+    CursorPositionConsumer() = default;
+    explicit CursorPositionConsumer(const detail::ConsumerContext& ctx) noexcept
+        : control_(reinterpret_cast<CursorPositionControl*>(ctx.channel)), holder_(ctx.holder) {}
+
+    // The current position if it changed since the last read.
+    [[nodiscard]] CursorStatus try_read(CursorPosition& out) noexcept {
+        detail::PositionRegister r{};
+        const std::uint64_t seq = detail::load_acquire(control_->seq);
+        if (seq == 0) return CursorStatus::none;
+        if (seq == last_seq_) return CursorStatus::unchanged;
+        const std::uint64_t got = detail::seqlock_read(control_->seq, reinterpret_cast<std::byte*>(&r),
+                                                       reinterpret_cast<const std::byte*>(&control_->x), sizeof(r));
+        if (got == 0) return CursorStatus::none;
+        if (got == 1) return CursorStatus::contended;
+        last_seq_ = got;
+        if (r.visible > 1) {
+            ++violations_;
+            return CursorStatus::invalid;
+        }
+        out = CursorPosition{r.x, r.y, r.visible == 1, r.shape_serial, r.serial};
+        return CursorStatus::ok;
+    }
+
+    // Waits (futex on the low word of seq, or the strategy's polling) for a change.
+    template <class Strategy>
+    [[nodiscard]] CursorStatus wait_read(CursorPosition& out, const Strategy& strategy, Deadline deadline) {
+        for (;;) {
+            const CursorStatus s = try_read(out);
+            if (s != CursorStatus::unchanged && s != CursorStatus::none && s != CursorStatus::contended) return s;
+            if (deadline.passed(Clock::now())) return CursorStatus::timed_out;
+            const detail::ConsumerSleeper sleeper{&control_->sleepers, holder_.bit(), detail::low_word(control_->seq)};
+            const auto ready = [this] { return detail::load_acquire(control_->seq) != last_seq_; };
+            WaitStatus w;
+            if constexpr (std::is_same_v<Strategy, AnyWait>) {
+                w = wait_with(strategy, ready, sleeper, deadline);
+            } else {
+                w = strategy.wait(ready, sleeper, deadline);
+            }
+            if (w == WaitStatus::timed_out) return CursorStatus::timed_out;
+        }
+    }
+    [[nodiscard]] std::uint64_t violations() const noexcept { return violations_; }
+
+private:
+    CursorPositionControl* control_ = nullptr;
+    detail::SlotHolder holder_{};
+    std::uint64_t last_seq_ = 0;
+    std::uint64_t violations_ = 0;
+};
+
+}  // namespace pane

@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: MIT
+// The frame channel: a pool of page-aligned frame buffers, a descriptor ring (overwrite policy),
+// per-buffer progress and generation, and one lease per consumer.
+//
+// Producer: begin() takes a free buffer (never the latest frame's, never one a live consumer
+// has leased), bumps its generation and publishes the frame's descriptor at once; then it writes
+// rows straight into the buffer and advances rows_ready, so a consumer can read rows before the
+// frame is complete (progressive read: hides one whole copy of latency).
+// Consumer: acquire_latest() skips to the newest descriptor (counting what it skipped), leases
+// the buffer, and reads rows as rows_ready covers them; verify() tells whether the buffer was
+// reused under it (a torn frame is never shown without the consumer knowing).
+//
+// Buffer reuse handshake (Dekker; both sides store, fence seq_cst, then load):
+//   producer: reuse_intent[b] = g; fence; if any holder's lease == (g, b): intent = 0, try next
+//             else generation[b] = g + 1 (the buffer is taken)
+//   consumer: lease = (g, b); fence; if generation[b] != g or reuse_intent[b] == g: drop the
+//             lease (superseded) else the buffer is ours until we change the lease
+// Either the producer sees the lease, or the consumer sees the intent or the new generation.
+//
+// Memory ordering: F1 producer store_release(rows_ready) after the rows' bytes <-> consumer
+// load_acquire(rows_ready) before reading those rows. F2 producer store_release(generation)
+// <-> consumer load_acquire(generation) in the lease check and in verify().
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+#include "detail/atomic.hpp"
+#include "detail/channel_context.hpp"
+#include "detail/display_geometry.hpp"
+#include "detail/host_id.hpp"
+#include "detail/word_copy.hpp"
+#include "display_layout.hpp"
+#include "ring.hpp"
+#include "wait.hpp"
+
+namespace pane {
+
+enum class FrameStatus {
+    ok,
+    invalid_frame,   // producer: the FrameInfo breaks a rule (format, size, stride, damage, ...)
+    no_free_buffer,  // producer: every buffer is the latest or leased; the frame is dropped
+    no_frame,        // consumer: no frame newer than the last one acquired
+    superseded,      // consumer: the producer was already reusing that buffer; try again
+    reused,          // consumer: the buffer was reused while we read it: the frame is torn
+    timed_out,       // consumer: nothing new before the deadline
+    broken,          // consumer: the producer published an invalid descriptor (counted)
+};
+
+// What a producer says about the frame it is about to write.
+struct FrameInfo {
+    FrameFormat format = FrameFormat::bgra8;
+    std::uint32_t width = 0;
+    std::uint32_t height = 0;
+    std::uint32_t stride = 0;  // 0: width * bytes_per_pixel
+    std::uint32_t rotation = 0;
+    std::uint32_t flags = 0;
+    std::span<const DamageRect> damage{};
+    HdrMetadata hdr{};
+    std::uint64_t capture_duration_ns = 0;
+};
+
+namespace detail {
+
+struct FrameView0 {
+    FrameControl* control;
+    FrameBufferState* states;
+    FrameLease* leases;
+    std::byte* buffers;
+    FrameGeometry geometry;
+    RingView ring;
+};
+
+[[nodiscard]] inline FrameView0 frame_view(std::byte* channel, const FrameGeometry& g, std::uint32_t flags) noexcept {
+    FrameView0 v{};
+    v.control = reinterpret_cast<FrameControl*>(channel);
+    v.states = reinterpret_cast<FrameBufferState*>(channel + g.states_offset);
+    v.leases = reinterpret_cast<FrameLease*>(channel + g.leases_offset);
+    v.buffers = channel + g.buffers_offset;
+    v.geometry = g;
+    std::byte* ring = channel + g.ring_offset;
+    v.ring.control = reinterpret_cast<RingControl*>(ring);
+    v.ring.cursors = reinterpret_cast<RingCursor*>(ring + g.ring.cursors_offset);
+    v.ring.slots = ring + g.ring.slots_offset;
+    v.ring.geometry = g.ring;
+    v.ring.policy = RingPolicy::overwrite;
+    v.ring.wakeups = (flags & kRingFlagWakeups) != 0;
+    return v;
+}
+
+// The checks a frame must pass, on either side: geometry inside the buffer (64-bit arithmetic),
+// enums in range, damage inside the frame.
+[[nodiscard]] inline bool frame_fits(const FrameDescriptor& d, const FrameGeometry& g) noexcept {
+    if (d.format == 0 || d.format > kMaxFrameFormat) return false;
+    const std::uint64_t bpp = bytes_per_pixel(static_cast<FrameFormat>(d.format));
+    if (bpp > g.max_bytes_per_pixel) return false;
+    if (d.width == 0 || d.height == 0 || d.width > g.max_width || d.height > g.max_height) return false;
+    if (std::uint64_t{d.stride} < std::uint64_t{d.width} * bpp) return false;
+    if (std::uint64_t{d.stride} * d.height > g.buffer_size) return false;
+    if (d.rotation > 3 || (d.flags & ~kFrameFlagsKnown) != 0 || d.damage_count > kMaxDamageRects) return false;
+    for (std::uint32_t i = 0; i < d.damage_count; ++i) {
+        const DamageRect& r = d.damage[i];
+        if (std::uint64_t{r.x} + r.width > d.width || std::uint64_t{r.y} + r.height > d.height) return false;
+    }
+    return true;
+}
+
+inline void init_frames(std::byte* channel, const FrameGeometry& g, std::uint32_t flags) noexcept {
+    FrameControl fresh{};
+    fresh.buffer_count = g.buffer_count;
+    fresh.max_width = g.max_width;
+    fresh.max_height = g.max_height;
+    fresh.max_bytes_per_pixel = g.max_bytes_per_pixel;
+    fresh.buffer_size = g.buffer_size;
+    fresh.buffers_offset = g.buffers_offset;
+    fresh.states_offset = g.states_offset;
+    fresh.leases_offset = g.leases_offset;
+    fresh.ring_offset = g.ring_offset;
+    fresh.ring_size = g.ring_size;
+    fresh.cursor_count = g.cursor_count;
+    fresh.ring_capacity = g.ring_capacity;
+    fresh.host_id = host_id();
+    copy_to_shared(channel, reinterpret_cast<const std::byte*>(&fresh), sizeof(fresh));
+    const FrameView0 v = frame_view(channel, g, flags);
+    for (std::uint32_t b = 0; b < g.buffer_count; ++b) {
+        FrameBufferState state{};
+        state.generation = 1;  // a lease of 0 means "none", so generations start at 1
+        copy_to_shared(reinterpret_cast<std::byte*>(&v.states[b]), reinterpret_cast<const std::byte*>(&state),
+                       sizeof(state));
+    }
+    init_ring(v.ring, 0, flags);
+}
+
+}  // namespace detail
+
+// The frame being written. Rows may be written in any order, but rows_ready(n) promises rows
+// [0, n) are complete. \pre the producer's thread.
+class FrameWriter {
+public:
+    FrameWriter() = default;
+
+    [[nodiscard]] const FrameDescriptor& descriptor() const noexcept { return descriptor_; }
+    [[nodiscard]] std::span<std::byte> bytes() const noexcept { return bytes_; }
+    [[nodiscard]] std::byte* row(std::uint32_t y) const noexcept { return bytes_.data() + std::size_t{y} * descriptor_.stride; }
+
+    // Publishes progress: rows [0, n) are written. n is clamped to the height; never decreases.
+    void rows_ready(std::uint32_t n) noexcept {
+        n = std::min(n, descriptor_.height);
+        if (state_ == nullptr || n <= published_rows_) return;
+        if (write_combining_) detail::write_combining_fence();
+        published_rows_ = n;
+        detail::store_release(state_->rows_ready, n);  // F1
+    }
+    void finish() noexcept { rows_ready(descriptor_.height); }
+    [[nodiscard]] bool finished() const noexcept { return published_rows_ == descriptor_.height; }
+
+private:
+    friend class FrameProducer;
+    FrameDescriptor descriptor_{};
+    std::span<std::byte> bytes_{};
+    FrameBufferState* state_ = nullptr;
+    std::uint32_t published_rows_ = 0;
+    bool write_combining_ = false;
+};
+
+// \pre only the region's producer, one thread at a time; the session outlives it.
+class FrameProducer {
+public:
+    FrameProducer() = default;
+    FrameProducer(const detail::ProducerContext& ctx, const detail::FrameGeometry& g) noexcept
+        : view_(detail::frame_view(ctx.channel, g, ctx.entry.flags)),
+          roster_(ctx.roster),
+          write_combining_(ctx.write_combining),
+          ring_(view_.ring, ctx.roster, ctx.write_combining) {}
+    FrameProducer(FrameProducer&&) noexcept = default;
+    FrameProducer& operator=(FrameProducer&&) noexcept = default;
+
+    [[nodiscard]] std::uint32_t max_width() const noexcept { return view_.geometry.max_width; }
+    [[nodiscard]] std::uint32_t max_height() const noexcept { return view_.geometry.max_height; }
+    [[nodiscard]] std::uint32_t buffer_count() const noexcept { return view_.geometry.buffer_count; }
+    [[nodiscard]] std::uint64_t buffer_size() const noexcept { return view_.geometry.buffer_size; }
+    [[nodiscard]] std::uint64_t frames_dropped() const noexcept { return dropped_; }
+    [[nodiscard]] std::uint64_t frames_published() const noexcept { return serial_; }
+
+    // Takes a free buffer and publishes the frame's descriptor; write rows through `out` and
+    // advance its rows_ready. The previous frame must be finished first.
+    [[nodiscard]] FrameStatus begin(const FrameInfo& info, FrameWriter& out) noexcept {
+        FrameDescriptor d{};
+        d.format = static_cast<std::uint32_t>(info.format);
+        d.width = info.width;
+        d.height = info.height;
+        const auto bpp = static_cast<std::uint32_t>(info.format) <= kMaxFrameFormat ? bytes_per_pixel(info.format) : 0;
+        d.stride = info.stride != 0 ? info.stride : info.width * bpp;
+        d.rotation = info.rotation;
+        d.flags = info.flags;
+        if (info.damage.size() > kMaxDamageRects) return FrameStatus::invalid_frame;
+        d.damage_count = static_cast<std::uint32_t>(info.damage.size());
+        std::copy(info.damage.begin(), info.damage.end(), d.damage);
+        d.hdr = info.hdr;
+        if (!detail::frame_fits(d, view_.geometry)) return FrameStatus::invalid_frame;
+
+        const auto buffer = take_free_buffer();
+        if (buffer < 0) {
+            ++dropped_;
+            return FrameStatus::no_free_buffer;
+        }
+        const auto b = static_cast<std::uint32_t>(buffer);
+        FrameBufferState& state = view_.states[b];
+        const auto now = Clock::now();
+        d.serial = ++serial_;
+        d.buffer_index = b;
+        d.buffer_generation = detail::load_relaxed(state.generation);  // our own word, just bumped
+        d.producer_time_ns = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
+        d.capture_duration_ns = info.capture_duration_ns;
+        d.frame_interval_ns = last_publish_ == Clock::time_point{} ? 0 :
+            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_publish_).count());
+        d.frames_dropped = dropped_;
+        last_publish_ = now;
+        detail::store_relaxed(state.serial, d.serial);
+        latest_ = buffer;
+        (void)ring_.try_push({reinterpret_cast<const std::byte*>(&d), sizeof(d)});  // overwrite: never waits
+
+        out.descriptor_ = d;
+        out.bytes_ = {view_.buffers + std::uint64_t{b} * view_.geometry.buffer_size,
+                      static_cast<std::size_t>(std::uint64_t{d.stride} * d.height)};
+        out.state_ = &state;
+        out.published_rows_ = 0;
+        out.write_combining_ = write_combining_;
+        return FrameStatus::ok;
+    }
+
+private:
+    // Round-robin from the buffer after the latest; -1 if every buffer is busy.
+    [[nodiscard]] int take_free_buffer() noexcept {
+        const std::uint32_t count = view_.geometry.buffer_count;
+        for (std::uint32_t step = 1; step <= count; ++step) {
+            const std::uint32_t b = (static_cast<std::uint32_t>(latest_ < 0 ? 0 : latest_) + step) % count;
+            if (static_cast<int>(b) == latest_) continue;  // consumers still want the latest frame
+            FrameBufferState& state = view_.states[b];
+            const std::uint64_t g = detail::load_relaxed(state.generation);  // our own word
+            detail::store_relaxed(state.reuse_intent, g);
+            detail::fence_seq_cst();  // pairs with the consumer's fence after storing its lease
+            if (leased(make_lease(g, b))) {
+                detail::store_relaxed(state.reuse_intent, std::uint64_t{0});
+                continue;
+            }
+            detail::store_relaxed(state.rows_ready, std::uint32_t{0});
+            detail::store_relaxed(state.rows_total, std::uint32_t{0});
+            detail::store_release(state.generation, g + 1);  // F2
+            detail::store_relaxed(state.reuse_intent, std::uint64_t{0});
+            return static_cast<int>(b);
+        }
+        return -1;
+    }
+
+    // Does any current holder of a consumer slot lease `lease`? Dead holders count until reaped.
+    [[nodiscard]] bool leased(std::uint64_t lease) const noexcept {
+        for (std::uint32_t i = 0; i < view_.geometry.cursor_count; ++i) {
+            const FrameLease& l = view_.leases[i];
+            const std::uint64_t claim = detail::load_acquire(l.claim);
+            if (claim != 0 && roster_->holds(i, claim) && detail::load_acquire(l.lease) == lease) return true;
+        }
+        return false;
+    }
+
+    detail::FrameView0 view_{};
+    detail::ConsumerRoster* roster_ = nullptr;
+    bool write_combining_ = false;
+    ByteRingProducer ring_;
+    std::uint64_t serial_ = 0;
+    std::uint64_t dropped_ = 0;
+    int latest_ = -1;
+    Clock::time_point last_publish_{};
+};
+
+class FrameConsumer;
+
+// A leased frame. The bytes stay valid (not reused by a live producer) until the consumer
+// acquires another frame or releases this one.
+class FrameView {
+public:
+    [[nodiscard]] const FrameDescriptor& descriptor() const noexcept { return descriptor_; }
+    // stride * height bytes from row 0. Read only rows below rows_ready().
+    [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return bytes_; }
+    [[nodiscard]] const std::byte* row(std::uint32_t y) const noexcept {
+        return bytes_.data() + std::size_t{y} * descriptor_.stride;
+    }
+    // Rows [0, n) the producer has finished (F1), clamped to the frame's height.
+    [[nodiscard]] std::uint32_t rows_ready() const noexcept {
+        if (state_ == nullptr) return 0;
+        return std::min(detail::load_acquire(state_->rows_ready), descriptor_.height);
+    }
+    // Waits until at least `n` rows are ready (polling with `strategy`; bounded by `deadline`).
+    template <class Strategy>
+    [[nodiscard]] WaitStatus wait_rows(std::uint32_t n, const Strategy& strategy, Deadline deadline) const {
+        n = std::min(n, descriptor_.height);
+        const auto ready = [&] { return rows_ready() >= n; };
+        if constexpr (std::is_same_v<Strategy, AnyWait>) {
+            return wait_with(strategy, ready, NoSleeper{}, deadline);
+        } else {
+            return strategy.wait(ready, NoSleeper{}, deadline);
+        }
+    }
+    // After reading: ok if the buffer still holds this frame (F2), reused if it was taken
+    // for another frame meanwhile (only possible if we were reaped, or a hostile producer).
+    [[nodiscard]] FrameStatus verify() const noexcept {
+        std::atomic_thread_fence(std::memory_order_acquire);  // our reads happen before the check
+        if (state_ == nullptr) return FrameStatus::no_frame;
+        return detail::load_acquire(state_->generation) == descriptor_.buffer_generation ? FrameStatus::ok
+                                                                                          : FrameStatus::reused;
+    }
+    // True when the producer runs on this kernel, so descriptor().producer_time_ns is on our clock.
+    [[nodiscard]] bool same_host() const noexcept { return same_host_; }
+
+private:
+    friend class FrameConsumer;
+    FrameDescriptor descriptor_{};
+    std::span<const std::byte> bytes_{};
+    const FrameBufferState* state_ = nullptr;
+    bool same_host_ = false;
+};
+
+// \pre one thread at a time; the session outlives it.
+class FrameConsumer {
+public:
+    FrameConsumer() = default;
+    FrameConsumer(const detail::ConsumerContext& ctx, const detail::FrameGeometry& g, std::uint64_t producer_host)
+        : view_(detail::frame_view(ctx.channel, g, ctx.entry.flags)),
+          holder_(ctx.holder),
+          open_flag_(ctx.open_flag),
+          same_host_(producer_host != 0 && producer_host == detail::host_id()),
+          ring_(view_.ring, ctx.holder.slot, ctx.holder.index, ctx.holder.claim) {
+        lease_ = &view_.leases[holder_.index];
+        if (!holder_.holds()) {
+            lease_ = nullptr;
+            broken_ = true;
+            return;
+        }
+        detail::store_relaxed(lease_->lease, std::uint64_t{0});
+        detail::store_relaxed(lease_->frames_read, std::uint64_t{0});
+        detail::store_relaxed(lease_->frames_skipped, std::uint64_t{0});
+        detail::store_release(lease_->claim, holder_.claim);  // producer: load_acquire(claim) in leased()
+    }
+    FrameConsumer(FrameConsumer&& o) noexcept { *this = std::move(o); }
+    FrameConsumer& operator=(FrameConsumer&& o) noexcept {
+        if (this != &o) {
+            close();
+            view_ = o.view_;
+            holder_ = o.holder_;
+            open_flag_ = std::exchange(o.open_flag_, nullptr);
+            same_host_ = o.same_host_;
+            ring_ = std::move(o.ring_);
+            lease_ = std::exchange(o.lease_, nullptr);
+            read_ = o.read_;
+            skipped_ = o.skipped_;
+            violations_ = o.violations_;
+            broken_ = o.broken_;
+        }
+        return *this;
+    }
+    FrameConsumer(const FrameConsumer&) = delete;
+    FrameConsumer& operator=(const FrameConsumer&) = delete;
+    ~FrameConsumer() { close(); }
+
+    [[nodiscard]] std::uint64_t frames_read() const noexcept { return read_; }
+    [[nodiscard]] std::uint64_t frames_skipped() const noexcept { return skipped_; }
+    [[nodiscard]] std::uint64_t violations() const noexcept { return violations_; }
+    [[nodiscard]] bool broken() const noexcept { return broken_; }
+    [[nodiscard]] bool same_host() const noexcept { return same_host_; }
+
+    // The newest published frame, if newer than the last one acquired. Releases the previous lease.
+    [[nodiscard]] FrameStatus acquire_latest(FrameView& out) noexcept {
+        release();
+        if (broken_) return FrameStatus::broken;
+        for (int attempt = 0; attempt < kAttempts; ++attempt) {
+            skipped_ += ring_.skip_to_latest();
+            FrameDescriptor d;
+            const auto r = ring_.try_pop({reinterpret_cast<std::byte*>(&d), sizeof(d)});
+            skipped_ += r.lost;
+            if (r.status == PopStatus::empty) return FrameStatus::no_frame;
+            if (r.status == PopStatus::contended) continue;
+            if (r.status != PopStatus::ok || r.length != sizeof(d) || d.buffer_index >= view_.geometry.buffer_count ||
+                d.buffer_generation == 0 || d.buffer_generation >= (std::uint64_t{1} << 57) ||
+                !detail::frame_fits(d, view_.geometry)) {
+                ++violations_;
+                broken_ = true;  // until the next epoch: the session re-attaches
+                return FrameStatus::broken;
+            }
+            if (ring_.available_approx() > 0) {  // a newer one arrived meanwhile: take that instead
+                ++skipped_;
+                continue;
+            }
+            const FrameStatus leased = lease(d);
+            if (leased == FrameStatus::superseded) {
+                ++skipped_;
+                continue;
+            }
+            out.descriptor_ = d;
+            out.bytes_ = {view_.buffers + std::uint64_t{d.buffer_index} * view_.geometry.buffer_size,
+                          static_cast<std::size_t>(std::uint64_t{d.stride} * d.height)};
+            out.state_ = &view_.states[d.buffer_index];
+            out.same_host_ = same_host_;
+            ++read_;
+            if (holder_.holds()) {
+                detail::store_relaxed(lease_->frames_read, read_);
+                detail::store_relaxed(lease_->frames_skipped, skipped_);
+            }
+            return FrameStatus::ok;
+        }
+        return FrameStatus::superseded;
+    }
+
+    // Waits with `strategy` for a frame newer than the last one acquired.
+    template <class Strategy>
+    [[nodiscard]] FrameStatus wait_latest(FrameView& out, const Strategy& strategy, Deadline deadline) {
+        for (;;) {
+            const FrameStatus s = acquire_latest(out);
+            if (s != FrameStatus::no_frame && s != FrameStatus::superseded) return s;
+            if (deadline.passed(Clock::now())) return FrameStatus::timed_out;
+            const detail::ConsumerSleeper sleeper{&view_.ring.control->sleepers, holder_.bit(),
+                                                  detail::low_word(view_.ring.control->write_pos)};
+            const auto ready = [this] { return ring_.available_approx() > 0; };
+            WaitStatus w;
+            if constexpr (std::is_same_v<Strategy, AnyWait>) {
+                w = wait_with(strategy, ready, sleeper, deadline);
+            } else {
+                w = strategy.wait(ready, sleeper, deadline);
+            }
+            if (w == WaitStatus::timed_out) return FrameStatus::timed_out;
+        }
+    }
+
+    // Gives the leased buffer back to the producer.
+    void release() noexcept {
+        if (lease_ != nullptr && holder_.holds()) detail::store_release(lease_->lease, std::uint64_t{0});
+    }
+
+private:
+    static constexpr int kAttempts = 8;
+
+    [[nodiscard]] FrameStatus lease(const FrameDescriptor& d) noexcept {
+        if (lease_ == nullptr || !holder_.holds()) return FrameStatus::superseded;
+        const FrameBufferState& state = view_.states[d.buffer_index];
+        detail::store_relaxed(lease_->lease, make_lease(d.buffer_generation, d.buffer_index));
+        detail::fence_seq_cst();  // pairs with the producer's fence after storing reuse_intent
+        if (detail::load_acquire(state.generation) != d.buffer_generation ||  // F2
+            detail::load_relaxed(state.reuse_intent) == d.buffer_generation) {
+            detail::store_relaxed(lease_->lease, std::uint64_t{0});
+            return FrameStatus::superseded;
+        }
+        return FrameStatus::ok;
+    }
+
+    void close() noexcept {
+        if (lease_ != nullptr && holder_.holds()) {
+            detail::store_relaxed(lease_->lease, std::uint64_t{0});
+            detail::store_release(lease_->claim, std::uint64_t{0});
+        }
+        lease_ = nullptr;
+        if (open_flag_ != nullptr) *std::exchange(open_flag_, nullptr) = 0;
+    }
+
+    detail::FrameView0 view_{};
+    detail::SlotHolder holder_{};
+    std::uint8_t* open_flag_ = nullptr;
+    bool same_host_ = false;
+    ByteRingConsumer ring_;
+    FrameLease* lease_ = nullptr;
+    std::uint64_t read_ = 0;
+    std::uint64_t skipped_ = 0;
+    std::uint64_t violations_ = 0;
+    bool broken_ = false;
+};
+
+}  // namespace pane

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// The region the reference tools share: channel names and how the display region is laid out
+// for a given maximum resolution. pane-produce creates it; pane-consume and pane-inspect find
+// the channels by these names.
+#pragma once
+
+#include <cstdint>
+
+#include <pane/region_spec.hpp>
+
+namespace pane_tools {
+
+inline constexpr const char* kFramesChannel = "frames";
+inline constexpr const char* kCursorShapeChannel = "cursor-shape";
+inline constexpr const char* kCursorPositionChannel = "cursor-position";
+inline constexpr const char* kControlChannel = "control";
+
+struct DisplayLayout {
+    std::uint32_t max_width = 1920;
+    std::uint32_t max_height = 1080;
+    std::uint32_t max_bytes_per_pixel = 4;
+    std::uint32_t buffers = 3;
+    std::uint32_t max_consumers = pane::kDefaultConsumers;
+};
+
+[[nodiscard]] inline pane::RegionSpec display_spec(const DisplayLayout& l) {
+    pane::RegionSpec spec;
+    spec.max_consumers = l.max_consumers;
+    spec.add(pane::FrameSpec{kFramesChannel, l.max_width, l.max_height, l.max_bytes_per_pixel, l.buffers, 16});
+    spec.add(pane::CursorShapeSpec{kCursorShapeChannel, 128});
+    spec.add(pane::CursorPositionSpec{kCursorPositionChannel});
+    spec.add(pane::ControlSpec{kControlChannel, 64, 256});
+    return spec;
+}
+
+}  // namespace pane_tools
