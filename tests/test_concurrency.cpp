@@ -3,6 +3,7 @@
 // tests the TSan pass runs; each checks content so a torn or reordered message fails it.
 #include <atomic>
 #include <cstdio>
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -125,4 +126,54 @@ TEST_CASE("overwrite ring under a hammering producer: never torn, losses add up"
     CHECK(gaps_mismatch == 0);
     CHECK(delivered + lost == count);
     CHECK(next == count);
+}
+
+TEST_CASE("cursor shape and position readers never see a torn value under a hammering writer", "[concurrency]") {
+    RegionSpec spec;
+    spec.max_consumers = 2;
+    spec.add(CursorShapeSpec{"shape", 32});
+    spec.add(CursorPositionSpec{"pos"});
+    auto region = pane_test::memory_region(spec);
+    auto producer = ProducerSession::create(region.bytes(), spec).value();
+    auto session = ConsumerSession::attach(region.bytes()).value();
+    auto shape_rx = session.cursor_shape("shape").value();
+    auto pos_rx = session.cursor_position("pos").value();
+    const std::uint64_t updates = pane_test::scaled(100'000);
+    std::atomic<bool> done{false};
+    std::thread writer([&] {
+        auto shape_tx = producer.cursor_shape("shape").value();
+        auto pos_tx = producer.cursor_position("pos").value();
+        std::vector<std::byte> data(32 * 4 * 32);
+        for (std::uint64_t i = 1; i <= updates; ++i) {
+            const auto v = static_cast<std::int32_t>(i);
+            pos_tx.publish(v, -v, (i & 1) != 0, i * 3);  // every field derives from i
+            if (i % 16 == 0) {
+                std::fill(data.begin(), data.end(), static_cast<std::byte>(i & 0xff));
+                (void)shape_tx.publish(CursorType::color, 32, 32, 128, static_cast<std::uint32_t>(i % 32), 0, data);
+            }
+        }
+        done = true;
+    });
+    std::uint64_t torn = 0, reads = 0, shapes = 0;
+    CursorPosition p;
+    CursorShape s;
+    while (!done.load()) {
+        if (pos_rx.try_read(p) == CursorStatus::ok) {
+            ++reads;
+            if (p.y != -p.x || p.visible != ((p.x & 1) != 0) || p.shape_serial != static_cast<std::uint64_t>(p.x) * 3 ||
+                p.serial != static_cast<std::uint64_t>(p.x)) {
+                ++torn;
+            }
+        }
+        if (shape_rx.try_read(s) == CursorStatus::ok) {
+            ++shapes;
+            const auto first = s.data.front();
+            for (auto b : s.data) torn += b != first;
+            torn += s.header.hotspot_x != ((s.header.serial * 16) % 32);
+        }
+    }
+    writer.join();
+    CHECK(torn == 0);
+    CHECK(reads > 0);
+    CHECK(shapes > 0);
 }

@@ -344,6 +344,7 @@ public:
         detail::store_relaxed(lease_->frames_read, std::uint64_t{0});
         detail::store_relaxed(lease_->frames_skipped, std::uint64_t{0});
         detail::store_release(lease_->claim, holder_.claim);  // producer: load_acquire(claim) in leased()
+        ring_.include_latest();  // a viewer that attaches now gets the current frame at once
     }
     FrameConsumer(FrameConsumer&& o) noexcept { *this = std::move(o); }
     FrameConsumer& operator=(FrameConsumer&& o) noexcept {

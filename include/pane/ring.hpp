@@ -363,6 +363,15 @@ public:
     // False once our slot was reaped or released: stop using this handle and re-attach.
     [[nodiscard]] bool still_holds_slot() const noexcept { return detail::SlotHolder{slot_, index_, claim_}.holds(); }
 
+    // Steps back to the newest message already published, if any, so a latest-value reader that
+    // subscribes now still gets it (a frame channel's viewer attaching to a still desktop).
+    void include_latest() noexcept {
+        const std::uint64_t initial = detail::load_relaxed(view_.control->initial_position);  // immutable
+        if (cursor_ == nullptr || position_ == initial) return;
+        --position_;
+        if (still_holds_slot()) detail::store_release(cursor_->read_pos, position_);  // S3
+    }
+
     // Moves to the newest published message, so the next read returns it. The messages passed
     // over are returned, not counted as lost: they were there, the caller chose the latest.
     std::uint64_t skip_to_latest() noexcept {

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+// Display channels on an in-process region: frames (latest-frame semantics, progressive read,
+// leases and reuse with a dead consumer, generation check, validation on both sides), cursor
+// shape and position (round trips, validation), control (each message type, flow control,
+// rejection of invalid messages).
+#include <cstring>
+#include <vector>
+
+#include "catch.hpp"
+#include "support.hpp"
+
+using namespace pane;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Display {
+    explicit Display(std::uint32_t consumers = 4, std::uint32_t buffers = 3) {
+        spec.max_consumers = consumers;
+        spec.add(FrameSpec{"frames", 64, 32, 8, buffers, 8});
+        spec.add(CursorShapeSpec{"shape", 64});
+        spec.add(CursorPositionSpec{"pos"});
+        spec.add(ControlSpec{"control", 4, 64});
+        region = pane_test::memory_region(spec);
+        producer.emplace(std::move(ProducerSession::create(region.bytes(), spec).value()));
+        frames = producer->frames("frames").value();
+    }
+    ConsumerSession attach() { return std::move(ConsumerSession::attach(region.bytes()).value()); }
+    std::byte* channel(std::size_t i) { return region.bytes().data() + producer->plan().channels[i].entry.offset; }
+
+    // Publishes a complete 16x8 BGRA frame whose bytes are all `fill`.
+    FrameStatus publish(std::uint8_t fill) {
+        FrameWriter w;
+        FrameInfo info;
+        info.width = 16;
+        info.height = 8;
+        const auto s = frames.begin(info, w);
+        if (s != FrameStatus::ok) return s;
+        std::memset(w.bytes().data(), fill, w.bytes().size());
+        w.finish();
+        return s;
+    }
+
+    RegionSpec spec;
+    map::Mapping region;
+    std::optional<ProducerSession> producer;
+    FrameProducer frames;
+};
+
+}  // namespace
+
+TEST_CASE("frames: the consumer gets the latest frame and counts the skipped ones", "[display][frames]") {
+    Display d;
+    auto cs = d.attach();
+    auto fc = cs.frames("frames").value();
+    FrameView view;
+    CHECK(fc.acquire_latest(view) == FrameStatus::no_frame);
+    for (std::uint8_t i = 1; i <= 5; ++i) REQUIRE(d.publish(i) == FrameStatus::ok);
+    REQUIRE(fc.acquire_latest(view) == FrameStatus::ok);
+    CHECK(view.descriptor().serial == 5);
+    CHECK(fc.frames_skipped() == 4);
+    CHECK(view.rows_ready() == 8);
+    CHECK(view.bytes()[0] == std::byte{5});
+    CHECK(view.verify() == FrameStatus::ok);
+    CHECK(view.same_host());
+    CHECK(fc.acquire_latest(view) == FrameStatus::no_frame);  // nothing newer
+    REQUIRE(d.publish(6) == FrameStatus::ok);
+    REQUIRE(fc.wait_latest(view, FutexWait{}, Deadline::after(1s)) == FrameStatus::ok);
+    CHECK(view.descriptor().serial == 6);
+    CHECK(fc.wait_latest(view, FutexWait{}, Deadline::after(20ms)) == FrameStatus::timed_out);
+}
+
+TEST_CASE("frames: rows become readable as the producer publishes progress", "[display][frames]") {
+    Display d;
+    auto cs = d.attach();
+    auto fc = cs.frames("frames").value();
+    FrameWriter w;
+    FrameInfo info;
+    info.width = 16;
+    info.height = 8;
+    REQUIRE(d.frames.begin(info, w) == FrameStatus::ok);
+    FrameView view;
+    REQUIRE(fc.acquire_latest(view) == FrameStatus::ok);  // before a single row is written
+    CHECK(view.rows_ready() == 0);
+    std::memset(w.row(0), 0xAB, 3 * std::size_t{w.descriptor().stride});
+    w.rows_ready(3);
+    CHECK(view.rows_ready() == 3);
+    CHECK(view.row(2)[0] == std::byte{0xAB});
+    CHECK(view.wait_rows(8, SpinThenYield{}, Deadline::after(10ms)) == WaitStatus::timed_out);
+    w.rows_ready(2);  // progress never goes back
+    CHECK(view.rows_ready() == 3);
+    w.finish();
+    CHECK(view.wait_rows(8, SpinThenYield{}, Deadline::after(1s)) == WaitStatus::ready);
+    CHECK(view.verify() == FrameStatus::ok);
+}
+
+TEST_CASE("frames: a leased buffer is never reused while its consumer lives; a dead one's is", "[display][frames]") {
+    Display d(4, 3);
+    auto slow = d.attach();
+    auto fc = slow.frames("frames").value();
+    REQUIRE(d.publish(1) == FrameStatus::ok);
+    FrameView held;
+    REQUIRE(fc.acquire_latest(held) == FrameStatus::ok);
+    const auto leased = held.descriptor().buffer_index;
+    // Many frames later the leased buffer still holds frame 1.
+    for (std::uint8_t i = 2; i < 40; ++i) REQUIRE(d.publish(i) == FrameStatus::ok);
+    CHECK(held.verify() == FrameStatus::ok);
+    CHECK(held.bytes()[0] == std::byte{1});
+    // A second consumer leases the latest frame's buffer; once a newer frame takes the third
+    // buffer, two are leased and one is the latest: nothing is left for another frame.
+    auto other = d.attach();
+    auto fc2 = other.frames("frames").value();
+    FrameView second;
+    REQUIRE(fc2.acquire_latest(second) == FrameStatus::ok);
+    REQUIRE(second.descriptor().buffer_index != leased);
+    REQUIRE(d.publish(98) == FrameStatus::ok);
+    CHECK(d.publish(99) == FrameStatus::no_free_buffer);
+    CHECK(d.frames.frames_dropped() == 1);
+    CHECK(second.verify() == FrameStatus::ok);
+    // The consumers stop heartbeating: once reaped, their buffers are reused, and the slow
+    // one's view learns the frame was replaced under it.
+    const auto t0 = Clock::now();
+    d.producer->tick(t0);
+    d.producer->tick(t0 + 1500ms);
+    CHECK(d.producer->reaped_total() == 2);
+    REQUIRE(d.publish(100) == FrameStatus::ok);
+    REQUIRE(d.publish(101) == FrameStatus::ok);  // with the latest excluded, both others are taken
+    CHECK(held.verify() == FrameStatus::reused);
+    CHECK(held.bytes()[0] != std::byte{1});
+}
+
+TEST_CASE("frames: the producer rejects frames that break the rules", "[display][frames][hostile]") {
+    Display d;
+    FrameWriter w;
+    auto bad = [&](auto change) {
+        FrameInfo info;
+        info.width = 16;
+        info.height = 8;
+        change(info);
+        return d.frames.begin(info, w);
+    };
+    CHECK(bad([](FrameInfo& i) { i.width = 65; }) == FrameStatus::invalid_frame);   // wider than the pool
+    CHECK(bad([](FrameInfo& i) { i.height = 0; }) == FrameStatus::invalid_frame);
+    CHECK(bad([](FrameInfo& i) { i.stride = 10; }) == FrameStatus::invalid_frame);  // < width * 4
+    CHECK(bad([](FrameInfo& i) { i.stride = 64 * 32 * 8; }) == FrameStatus::invalid_frame);  // past the buffer
+    CHECK(bad([](FrameInfo& i) { i.rotation = 4; }) == FrameStatus::invalid_frame);
+    CHECK(bad([](FrameInfo& i) { i.format = static_cast<FrameFormat>(9); }) == FrameStatus::invalid_frame);
+    CHECK(bad([](FrameInfo& i) { i.flags = 1u << 7; }) == FrameStatus::invalid_frame);
+    static const DamageRect outside[] = {{10, 0, 7, 1}};
+    CHECK(bad([](FrameInfo& i) { i.damage = outside; }) == FrameStatus::invalid_frame);
+    static const std::vector<DamageRect> too_many(kMaxDamageRects + 1, DamageRect{0, 0, 1, 1});
+    CHECK(bad([](FrameInfo& i) { i.damage = too_many; }) == FrameStatus::invalid_frame);
+    static const DamageRect inside[] = {{0, 0, 16, 4}, {0, 4, 16, 4}};
+    CHECK(bad([](FrameInfo& i) { i.damage = inside; i.flags = kFrameDamageValid; }) == FrameStatus::ok);
+    CHECK(bad([](FrameInfo& i) { i.format = FrameFormat::rgba16f; }) == FrameStatus::ok);
+}
+
+TEST_CASE("frames: a forged descriptor marks the channel broken; forged geometry fails to open", "[display][frames][hostile]") {
+    Display d;
+    auto cs = d.attach();
+    auto fc = cs.frames("frames").value();
+    REQUIRE(d.publish(1) == FrameStatus::ok);
+    // Overwrite the published descriptor's buffer index in the descriptor ring slot.
+    auto* control = reinterpret_cast<FrameControl*>(d.channel(0));
+    auto* ring = reinterpret_cast<RingControl*>(d.channel(0) + control->ring_offset);
+    auto* slot = reinterpret_cast<RingSlotHeader*>(reinterpret_cast<std::byte*>(ring) + ring->slots_offset);
+    auto* desc = reinterpret_cast<FrameDescriptor*>(reinterpret_cast<std::byte*>(slot) + sizeof(RingSlotHeader));
+    desc->buffer_index = 99;
+    FrameView view;
+    CHECK(fc.acquire_latest(view) == FrameStatus::broken);
+    CHECK(fc.violations() == 1);
+    CHECK(fc.acquire_latest(view) == FrameStatus::broken);  // until the next epoch
+
+    auto cs2 = d.attach();
+    control->buffers_offset += 4096;  // points past what the formula allows
+    CHECK(cs2.frames("frames").error() == ChannelError::invalid_layout);
+    control->buffers_offset -= 4096;
+    control->max_width = 1u << 20;
+    CHECK(cs2.frames("frames").error() == ChannelError::invalid_layout);
+}
+
+TEST_CASE("cursor shape: every type round-trips; invalid shapes are refused", "[display][cursor]") {
+    Display d;
+    auto cs = d.attach();
+    auto tx = d.producer->cursor_shape("shape").value();
+    auto rx = cs.cursor_shape("shape").value();
+    CursorShape got;
+    CHECK(rx.try_read(got) == CursorStatus::none);
+    std::vector<std::byte> color(16 * 4 * 16, std::byte{7});
+    REQUIRE(tx.publish(CursorType::color, 16, 16, 64, 3, 4, color) == CursorStatus::ok);
+    REQUIRE(rx.try_read(got) == CursorStatus::ok);
+    CHECK(got.header.type == static_cast<std::uint32_t>(CursorType::color));
+    CHECK(got.header.hotspot_x == 3);
+    CHECK(got.data == color);
+    CHECK(rx.try_read(got) == CursorStatus::unchanged);
+    std::vector<std::byte> mono(2 * 16 * 2, std::byte{0x55});  // AND and XOR planes, pitch 2
+    REQUIRE(tx.publish(CursorType::monochrome, 16, 16, 2, 0, 0, mono) == CursorStatus::ok);
+    REQUIRE(rx.try_read(got) == CursorStatus::ok);
+    CHECK(got.header.serial == 2);
+    CHECK(got.data.size() == mono.size());
+    REQUIRE(tx.publish(CursorType::masked_color, 16, 16, 64, 0, 0, color) == CursorStatus::ok);
+    REQUIRE(rx.try_read(got) == CursorStatus::ok);
+
+    CHECK(tx.publish(CursorType::color, 16, 16, 64, 16, 0, color) == CursorStatus::invalid);  // hotspot outside
+    CHECK(tx.publish(CursorType::color, 16, 16, 32, 0, 0, color) == CursorStatus::invalid);   // pitch < width * 4
+    CHECK(tx.publish(CursorType::color, 65, 16, 260, 0, 0, color) == CursorStatus::invalid);  // larger than max
+    CHECK(tx.publish(CursorType::monochrome, 16, 16, 2, 0, 0, color) == CursorStatus::invalid);  // size mismatch
+    CHECK(tx.publish(static_cast<CursorType>(4), 16, 16, 64, 0, 0, color) == CursorStatus::invalid);
+
+    // A forged header (data size past the capacity) is caught by the consumer and counted.
+    auto* control = reinterpret_cast<CursorShapeControl*>(d.channel(1));
+    control->header.data_size = 1u << 30;
+    control->seq += 2;
+    CHECK(rx.try_read(got) == CursorStatus::invalid);
+    CHECK(rx.violations() == 1);
+}
+
+TEST_CASE("cursor position: latest value, futex wake-up, forged visibility", "[display][cursor]") {
+    Display d;
+    auto cs = d.attach();
+    auto tx = d.producer->cursor_position("pos").value();
+    auto rx = cs.cursor_position("pos").value();
+    CursorPosition p;
+    CHECK(rx.try_read(p) == CursorStatus::none);
+    tx.publish(10, -20, true, 1);
+    tx.publish(11, -21, false, 2);
+    REQUIRE(rx.try_read(p) == CursorStatus::ok);
+    CHECK(p.x == 11);
+    CHECK(p.y == -21);
+    CHECK_FALSE(p.visible);
+    CHECK(p.shape_serial == 2);
+    CHECK(p.serial == 2);
+    CHECK(rx.try_read(p) == CursorStatus::unchanged);
+    std::thread later([&] {
+        std::this_thread::sleep_for(20ms);
+        tx.publish(12, 13, true, 2);
+    });
+    CHECK(rx.wait_read(p, FutexWait{0}, Deadline::after(5s)) == CursorStatus::ok);
+    later.join();
+    CHECK(p.x == 12);
+    CHECK(rx.wait_read(p, FutexWait{}, Deadline::after(10ms)) == CursorStatus::timed_out);
+    auto* control = reinterpret_cast<CursorPositionControl*>(d.channel(2));
+    control->visible = 2;
+    control->seq += 2;
+    CHECK(rx.try_read(p) == CursorStatus::invalid);
+}
+
+TEST_CASE("control: each message type arrives validated; flow control; bad messages are rejected", "[display][control]") {
+    Display d;
+    auto cs = d.attach();
+    auto rx = d.producer->control("control").value();
+    auto tx = cs.control("control").value();
+    ControlMessage m;
+    CHECK(rx.try_receive(m) == ControlStatus::empty);
+    REQUIRE(tx.send_window_size(1280, 720) == ControlStatus::ok);
+    REQUIRE(tx.send_cursor_position(-5, 7) == ControlStatus::ok);
+    REQUIRE(tx.request_full_frame() == ControlStatus::ok);
+    const std::byte app[] = {std::byte{1}, std::byte{2}, std::byte{3}};
+    REQUIRE(tx.send_application(42, app) == ControlStatus::ok);
+    CHECK(tx.request_full_frame() == ControlStatus::full);  // 4 slots, none read yet
+    REQUIRE(rx.try_receive(m) == ControlStatus::ok);
+    CHECK(m.consumer == cs.slot_index());
+    CHECK(m.type == ControlType::window_size);
+    CHECK(m.window.width == 1280);
+    REQUIRE(rx.try_receive(m) == ControlStatus::ok);
+    CHECK(m.type == ControlType::set_cursor_position);
+    CHECK(m.cursor.x == -5);
+    REQUIRE(rx.try_receive(m) == ControlStatus::ok);
+    CHECK(m.type == ControlType::full_frame_request);
+    REQUIRE(rx.try_receive(m) == ControlStatus::ok);
+    CHECK(m.type == ControlType::application);
+    CHECK(m.app_type == 42);
+    REQUIRE(m.body.size() == 3);
+    CHECK(m.body[2] == std::byte{3});
+    std::vector<std::byte> big(64);
+    CHECK(tx.send_application(1, big) == ControlStatus::too_large);
+
+    // Messages that break the rules are consumed and counted, never handed out.
+    const ControlWindowSize short_body{1, 2};
+    REQUIRE(tx.send(ControlType::full_frame_request, 0, {reinterpret_cast<const std::byte*>(&short_body), 4}) ==
+            ControlStatus::ok);
+    REQUIRE(tx.send(static_cast<ControlType>(9), 0, {}) == ControlStatus::ok);
+    REQUIRE(tx.send(ControlType::window_size, 0, {}) == ControlStatus::ok);
+    REQUIRE(tx.send_window_size(1, 1) == ControlStatus::ok);
+    REQUIRE(rx.try_receive(m) == ControlStatus::ok);
+    CHECK(m.type == ControlType::window_size);
+    CHECK(m.window.width == 1);
+    CHECK(rx.rejected() == 3);
+    CHECK(rx.accepted() == 5);
+
+    cs.detach();
+    CHECK(tx.request_full_frame() == ControlStatus::not_attached);
+}
+
+TEST_CASE("display channels refuse a session that lost its slot", "[display][session]") {
+    Display d;
+    auto cs = d.attach();
+    cs.detach();
+    CHECK(cs.frames("frames").error() == ChannelError::not_attached);
+    CHECK(cs.control("control").error() == ChannelError::not_attached);
+    auto fresh = d.attach();
+    CHECK(fresh.frames("frames").has_value());
+    CHECK(fresh.cursor_shape("pos").error() == ChannelError::wrong_kind);
+}
