@@ -43,13 +43,25 @@ public:
         auto it = values_.find(k);
         return it == values_.end() ? def : it->second;
     }
+    // A non-negative decimal number; anything else (including "-1", which stoull would wrap)
+    // is a usage error naming the option.
     [[nodiscard]] std::uint64_t num(const std::string& k, std::uint64_t def) const {
         auto it = values_.find(k);
         if (it == values_.end()) return def;
-        std::size_t used = 0;
-        const auto v = std::stoull(it->second, &used);
-        if (used != it->second.size()) throw std::invalid_argument("--" + k + " wants a number");
-        return v;
+        const std::string& text = it->second;
+        const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+        try {
+            if (digits) return std::stoull(text);
+        } catch (const std::out_of_range&) {
+        }
+        throw std::invalid_argument("--" + k + " wants a non-negative number, not '" + text + "'");
+    }
+    // Throws for any option not in `known` (flags included), so a typo is not silently taken
+    // as another option's value.
+    void require_known(const std::vector<std::string>& known) const {
+        for (const auto& [k, v] : values_) {
+            if (std::find(known.begin(), known.end(), k) == known.end()) throw std::invalid_argument("unknown option --" + k);
+        }
     }
     [[nodiscard]] const std::vector<std::string>& positional() const { return positional_; }
 

@@ -214,6 +214,7 @@ bool parse_phase(const std::string& line, PhaseResult& r) {
 
 int run(int argc, char** argv) {
     pt::Options opt(argc, argv, {"json", "help", "consumer-child"});
+    opt.require_known({"json", "help", "consumer-child", "messages", "size", "capacity", "rate", "latency", "wait", "shm"});
     if (opt.has("help") || opt.positional().empty() || opt.positional()[0] != "ring") {
         fmt::print(opt.has("help") ? stdout : stderr, "{}", kHelp);
         return opt.has("help") ? 0 : 2;

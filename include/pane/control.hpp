@@ -208,6 +208,8 @@ private:
     struct PerRing {
         std::uint64_t read_pos = 0;
         std::uint64_t claim = 0;
+        std::uint64_t accepted = 0;  // this ring's counts, mirrored into its shared words
+        std::uint64_t rejected = 0;
         bool broken = false;
     };
     static constexpr int kMessagesPerVisit = 16;  // bounded work per ring per call
@@ -226,6 +228,14 @@ private:
             const std::uint64_t written = detail::load_acquire(r.write_pos);  // K2
             const std::uint64_t pending = written - state.read_pos;
             if (pending == 0) return false;
+            if (detail::position_diff(written, state.read_pos) < 0 &&
+                detail::position_diff(state.read_pos, written) == 1) {
+                // A sender that opened while we were consuming its predecessor's last message
+                // started one behind us: follow it rather than call it a violation.
+                state.read_pos = written;
+                detail::store_release(r.read_pos, state.read_pos);  // K3
+                return false;
+            }
             if (pending > view_.geometry.capacity) return violation(i);  // more than it may have written
             std::uint32_t length = 0;
             const auto read = detail::read_slot(view_.slot(i, state.read_pos), state.read_pos, buffer_,
@@ -237,10 +247,12 @@ private:
             ControlMessageHeader h{};
             if (length >= sizeof(h)) std::memcpy(&h, buffer_.data(), sizeof(h));
             if (length < sizeof(h) || !detail::control_message_valid(h, length)) {
-                detail::store_relaxed(r.rejected, ++rejected_);
+                ++rejected_;
+                detail::store_relaxed(r.rejected, ++state.rejected);
                 continue;  // consumed and counted; look at the next one
             }
-            detail::store_relaxed(r.accepted, ++accepted_);
+            ++accepted_;
+            detail::store_relaxed(r.accepted, ++state.accepted);
             out = ControlMessage{};
             out.consumer = i;
             out.type = static_cast<ControlType>(h.type);
@@ -256,7 +268,8 @@ private:
     // A sender that breaks the ring's rules is ignored until a new holder opens its ring.
     bool violation(std::uint32_t i) noexcept {
         rings_[i].broken = true;
-        detail::store_relaxed(view_.ring(i).rejected, ++rejected_);
+        ++rejected_;
+        detail::store_relaxed(view_.ring(i).rejected, ++rings_[i].rejected);
         return false;
     }
 

@@ -249,7 +249,10 @@ class CursorPositionConsumer {
 public:
     CursorPositionConsumer() = default;
     explicit CursorPositionConsumer(const detail::ConsumerContext& ctx) noexcept
-        : control_(reinterpret_cast<CursorPositionControl*>(ctx.channel)), holder_(ctx.holder) {}
+        : control_(reinterpret_cast<CursorPositionControl*>(ctx.channel)), holder_(ctx.holder) {
+        // Clear a bit an earlier holder of our slot may have left announced.
+        if (holder_.holds()) detail::ConsumerSleeper{&control_->sleepers, holder_.bit(), nullptr}.withdraw();
+    }
 
     // The current position if it changed since the last read.
     [[nodiscard]] CursorStatus try_read(CursorPosition& out) noexcept {
@@ -278,7 +281,12 @@ public:
             if (s != CursorStatus::unchanged && s != CursorStatus::none && s != CursorStatus::contended) return s;
             if (deadline.passed(Clock::now())) return CursorStatus::timed_out;
             const detail::ConsumerSleeper sleeper{&control_->sleepers, holder_.bit(), detail::low_word(control_->seq)};
-            const auto ready = [this] { return detail::load_acquire(control_->seq) != last_seq_; };
+            // A complete, new value; a seq stuck odd (a producer that died mid-update) is not
+            // ready, so the wait sleeps instead of spinning until the deadline.
+            const auto ready = [this] {
+                const std::uint64_t seq = detail::load_acquire(control_->seq);
+                return seq != last_seq_ && (seq & 1u) == 0;
+            };
             WaitStatus w;
             if constexpr (std::is_same_v<Strategy, AnyWait>) {
                 w = wait_with(strategy, ready, sleeper, deadline);

@@ -221,6 +221,7 @@ public:
         d.frames_dropped = dropped_;
         last_publish_ = now;
         detail::store_relaxed(state.serial, d.serial);
+        detail::store_relaxed(state.rows_total, d.height);
         latest_ = buffer;
         (void)ring_.try_push({reinterpret_cast<const std::byte*>(&d), sizeof(d)});  // overwrite: never waits
 
@@ -249,9 +250,14 @@ private:
                 continue;
             }
             detail::store_relaxed(state.rows_ready, std::uint32_t{0});
-            detail::store_relaxed(state.rows_total, std::uint32_t{0});
             detail::store_release(state.generation, g + 1);  // F2
-            detail::store_relaxed(state.reuse_intent, std::uint64_t{0});
+            // Cleared with release after the bump: a consumer that reads the cleared intent
+            // (acquire) then also sees the new generation, and backs off.
+            detail::store_release(state.reuse_intent, std::uint64_t{0});
+            // The new generation must be visible before any pixel of the new frame, so a reader
+            // of the old frame that re-checks the generation (verify) notices the overwrite.
+            std::atomic_thread_fence(std::memory_order_release);
+            if (write_combining_) detail::write_combining_fence();
             return static_cast<int>(b);
         }
         return -1;
@@ -385,7 +391,7 @@ public:
             if (r.status == PopStatus::empty) return FrameStatus::no_frame;
             if (r.status == PopStatus::contended) continue;
             if (r.status != PopStatus::ok || r.length != sizeof(d) || d.buffer_index >= view_.geometry.buffer_count ||
-                d.buffer_generation == 0 || d.buffer_generation >= (std::uint64_t{1} << 57) ||
+                d.buffer_generation == 0 || d.buffer_generation >= (std::uint64_t{1} << 58) ||  // lease encoding
                 !detail::frame_fits(d, view_.geometry)) {
                 ++violations_;
                 broken_ = true;  // until the next epoch: the session re-attaches
@@ -448,8 +454,9 @@ private:
         const FrameBufferState& state = view_.states[d.buffer_index];
         detail::store_relaxed(lease_->lease, make_lease(d.buffer_generation, d.buffer_index));
         detail::fence_seq_cst();  // pairs with the producer's fence after storing reuse_intent
-        if (detail::load_acquire(state.generation) != d.buffer_generation ||  // F2
-            detail::load_relaxed(state.reuse_intent) == d.buffer_generation) {
+        // Intent first: if it is already cleared, its release makes the bumped generation visible.
+        const std::uint64_t intent = detail::load_acquire(state.reuse_intent);
+        if (intent == d.buffer_generation || detail::load_acquire(state.generation) != d.buffer_generation) {  // F2
             detail::store_relaxed(lease_->lease, std::uint64_t{0});
             return FrameStatus::superseded;
         }

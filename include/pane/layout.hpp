@@ -38,16 +38,17 @@ enum class ProducerState : std::uint32_t {
 enum class ConsumerState : std::uint32_t {
     free = 0,
     attached = 1,  // the holder of `claim` is attached under `attach_epoch`
-    detached = 2,  // the holder is leaving (claim about to be released)
+    detached = 2,  // reserved: 1.0 never writes it. `state` is meaningful only while `claim` is
+                   // held; a released or reaped slot keeps its last holder's value.
 };
 
 // What a channel-table entry describes. Values are wire constants; never renumber.
 enum class ChannelKind : std::uint32_t {
     ring = 1,             // RingControl + cursors + slots (also for application channels)
-    frames = 2,           // reserved for the frame channel
-    cursor_shape = 3,     // reserved for the cursor shape channel
-    cursor_position = 4,  // reserved for the cursor position register
-    control = 5,          // reserved for the per-consumer control rings
+    frames = 2,           // FrameControl + buffer states + leases + descriptor ring + buffers
+    cursor_shape = 3,     // CursorShapeControl + shape data (display_layout.hpp)
+    cursor_position = 4,  // CursorPositionControl
+    control = 5,          // ControlChannelControl + one ControlRingControl ring per consumer
 };
 inline constexpr std::uint32_t kMaxKnownChannelKind = 5;
 

@@ -15,7 +15,7 @@ namespace pane::detail {
         std::ifstream in("/proc/sys/kernel/random/boot_id");
         std::string text;
         if (!in || !std::getline(in, text) || text.empty()) return std::uint64_t{0};
-        std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
+        std::uint64_t h = 14695981039346656037ULL;  // FNV-1a 64-bit offset basis
         for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
         return h == 0 ? 1 : h;
     }();

@@ -38,7 +38,7 @@ public:
 
     [[nodiscard]] std::span<std::byte> bytes() const noexcept { return {data_, size_}; }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
-    // Human-readable origin, e.g. "shm:/pane-demo (8.0 MiB)", for tools' reports.
+    // Human-readable origin, e.g. "shm:pane-demo" or "file:/dev/shm/vm", for tools' reports.
     [[nodiscard]] const std::string& description() const noexcept { return description_; }
     // True for write-combining device memory; pass on as ProducerOptions::write_combining.
     [[nodiscard]] bool write_combining() const noexcept { return write_combining_; }

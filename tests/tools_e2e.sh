@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# End to end: pane-produce and pane-consume as separate processes over a POSIX shm region at
+# the given resolution. Passes when the consumer verified every frame, cursor update and shape
+# with zero errors, saw every shape type, and (unless PANE_E2E_EXPECT_FPS=0, as in the sanitizer
+# pass) reached the expected frame and cursor rates.
+# usage: tools_e2e.sh PANE_PRODUCE PANE_CONSUME WIDTHxHEIGHT [SECONDS]
+set -uo pipefail
+produce=$1 consume=$2 size=$3 seconds=${4:-4}
+fps=${PANE_E2E_EXPECT_FPS:-50}
+cursor_hz=${PANE_E2E_MIN_CURSOR_HZ:-900}
+[ "$fps" = 0 ] && cursor_hz=0
+name="pane-e2e-$$-${size}"
+expect=()
+[ "$fps" != 0 ] && expect+=(--expect-fps "$fps")
+[ "$cursor_hz" != 0 ] && expect+=(--min-cursor-hz "$cursor_hz")
+
+"$produce" --shm "$name" --size "$size" --duration $((seconds + 3)) >/tmp/"$name".produce.log 2>&1 &
+producer=$!
+"$consume" --shm "$name" --duration "$seconds" --json "${expect[@]}" >/tmp/"$name".consume.json 2>/tmp/"$name".consume.log
+rc=$?
+wait "$producer"
+prc=$?
+rm -f /dev/shm/"$name"
+echo "consumer report:"; cat /tmp/"$name".consume.json
+types_ok=1
+python3 - /tmp/"$name".consume.json <<'PY' || types_ok=0
+import json, sys
+d = json.load(open(sys.argv[1]))
+text = json.dumps(d)
+# every shape type must have been seen at least once
+assert all(t in text for t in ("color", "monochrome", "masked")), "not every shape type seen"
+PY
+if [ "$rc" -eq 0 ] && [ "$prc" -eq 0 ] && [ "$types_ok" -eq 1 ]; then
+  echo "test cases: 1 | 1 passed | 0 failed"
+  exit 0
+fi
+echo "producer exit $prc, consumer exit $rc, shape types seen: $types_ok"
+echo "--- producer log"; cat /tmp/"$name".produce.log
+echo "--- consumer log"; cat /tmp/"$name".consume.log
+echo "test cases: 1 | 0 passed | 1 failed"
+exit 1
