@@ -27,9 +27,9 @@ types_ok=1
 python3 - /tmp/"$name".consume.json <<'PY' || types_ok=0
 import json, sys
 d = json.load(open(sys.argv[1]))
-text = json.dumps(d)
-# every shape type must have been seen at least once
-assert all(t in text for t in ("color", "monochrome", "masked")), "not every shape type seen"
+types = d["cursor"]["shape_types"]
+assert set(types) == {"colour", "monochrome", "masked"} and all(n > 0 for n in types.values()), types
+assert d["error_total"] == 0 and d["frames"]["verified"] > 0, "errors or no frames"
 PY
 if [ "$rc" -eq 0 ] && [ "$prc" -eq 0 ] && [ "$types_ok" -eq 1 ]; then
   echo "test cases: 1 | 1 passed | 0 failed"

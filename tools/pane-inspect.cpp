@@ -235,13 +235,14 @@ struct Snapshot {
     [[nodiscard]] bool initialising() const {
         return header.producer_state == static_cast<std::uint32_t>(pane::ProducerState::initialising);
     }
-    // Validation problems (each makes the exit status 1). While the producer is initialising, the
-    // table and channels are being rewritten under us: their failures are expected, so they are
-    // only noted (see notes()); consumers do not even look at them then (not_ready).
+    // Validation problems (each makes the exit status 1). A header that fails is always one. The
+    // table and channels count only in a settled copy: while the producer (re)initialises they
+    // are rewritten under us, their failures are expected and only noted (see notes()), and a
+    // consumer would not look at them then (not_ready, or a retried attach).
     [[nodiscard]] std::vector<std::string> problems() const {
         std::vector<std::string> p;
         if (header_error) p.push_back("region header: " + header_problem(*header_error, header));
-        if (!initialising()) append_layout_problems(p);
+        if (settled) append_layout_problems(p);
         return p;
     }
     void append_layout_problems(std::vector<std::string>& p) const {
@@ -258,14 +259,13 @@ struct Snapshot {
     [[nodiscard]] std::vector<std::string> notes() const {
         std::vector<std::string> n;
         if (header.magic == 0) n.push_back("magic is 0: no producer has finished initialising this region");
-        if (!settled && !initialising()) {
-            n.push_back("the producer re-initialised or changed state while we read: values may mix epochs");
-        }
-        if (initialising()) {
-            n.push_back("the producer is initialising: the layout may be rewritten while we read it");
+        if (!settled) {
+            n.push_back(initialising()
+                            ? "the producer is initialising: the layout may be rewritten while we read it"
+                            : "the producer re-initialised or changed state while we read: values may mix epochs");
             std::vector<std::string> torn;
             append_layout_problems(torn);
-            for (const auto& t : torn) n.push_back("while initialising: " + t);
+            for (const auto& t : torn) n.push_back("in this unsettled copy: " + t);
         }
         if (!header_error && header.version_minor > pane::kVersionMinor) {
             n.push_back(fmt::format("minor version {} is newer than ours ({}): new fields are not shown",
@@ -751,6 +751,15 @@ void check_options(int argc, char** argv) {
     }
 }
 
+// Options::num, with a message that names the option (std::stoull's own says only "stoull").
+std::uint64_t number(const pt::Options& opt, const std::string& key, std::uint64_t fallback) {
+    try {
+        return opt.num(key, fallback);
+    } catch (const std::logic_error&) {  // invalid_argument, out_of_range
+        throw std::invalid_argument("--" + key + " wants a number");
+    }
+}
+
 // Sleeps until `until` or a stop signal, in short steps (sleep_for resumes after EINTR).
 void sleep_until_or_stopped(Clock::time_point until) {
     while (g_stop == 0) {
@@ -773,15 +782,17 @@ int run(int argc, char** argv) {
     }
     const bool json = opt.has("json");
     const bool watch = opt.has("watch");
-    const auto interval = std::chrono::milliseconds(opt.num("interval", 500));
-    if (interval.count() == 0) {
-        fmt::print(stderr, "pane-inspect: --interval must be at least 1 ms\n{}", kHelp);
+    // Options::num takes "-1" (stoull wraps it), so bound the value before it becomes a duration.
+    const std::uint64_t interval_ms = number(opt, "interval", 500);
+    if (interval_ms == 0 || interval_ms > 3'600'000) {
+        fmt::print(stderr, "pane-inspect: --interval must be 1..3600000 ms\n{}", kHelp);
         return 2;
     }
+    const auto interval = std::chrono::milliseconds(static_cast<std::int64_t>(interval_ms));
 
     auto mapping = opt.has("shm")
                        ? pane::map::shm(opt.str("shm", ""), 0, pane::map::OpenMode::open_only)
-                       : pane::map::file(opt.str("file", ""), opt.num("size", 0), pane::map::OpenMode::open_only);
+                       : pane::map::file(opt.str("file", ""), number(opt, "size", 0), pane::map::OpenMode::open_only);
     if (!mapping) {
         fmt::print(stderr, "pane-inspect: cannot map {}: {}\n",
                    opt.has("shm") ? "shm " + opt.str("shm", "") : opt.str("file", ""),

@@ -27,6 +27,7 @@ enum class InitError {
     invalid_layout,        // a channel spec is invalid (capacity, sizes, duplicate name, ...)
     too_many_channels,     // more channels than the table holds
     too_many_consumers,    // max_consumers is 0 or larger than kMaxConsumers
+    producer_active,       // another producer's heartbeat is moving (ProducerOptions::take_over)
 };
 
 // Attaching as a consumer (ConsumerSession::attach).
@@ -68,6 +69,7 @@ enum class ChannelError {
         case InitError::invalid_layout: return "invalid channel specification";
         case InitError::too_many_channels: return "more channels than the channel table holds";
         case InitError::too_many_consumers: return "consumer slot count out of range";
+        case InitError::producer_active: return "another producer is publishing on this region";
     }
     return "unknown initialisation error";
 }

@@ -153,6 +153,8 @@ public:
         if (write_combining_) detail::write_combining_fence();
         published_rows_ = n;
         detail::store_release(state_->rows_ready, n);  // F1
+        // Readers waiting for rows announce themselves in the descriptor ring's sleepers word.
+        detail::wake_sleepers(*sleepers_, &state_->rows_ready);
     }
     void finish() noexcept { rows_ready(descriptor_.height); }
     [[nodiscard]] bool finished() const noexcept { return published_rows_ == descriptor_.height; }
@@ -162,6 +164,7 @@ private:
     FrameDescriptor descriptor_{};
     std::span<std::byte> bytes_{};
     FrameBufferState* state_ = nullptr;
+    const std::uint64_t* sleepers_ = nullptr;
     std::uint32_t published_rows_ = 0;
     bool write_combining_ = false;
 };
@@ -229,6 +232,7 @@ public:
         out.bytes_ = {view_.buffers + std::uint64_t{b} * view_.geometry.buffer_size,
                       static_cast<std::size_t>(std::uint64_t{d.stride} * d.height)};
         out.state_ = &state;
+        out.sleepers_ = &view_.ring.control->sleepers;
         out.published_rows_ = 0;
         out.write_combining_ = write_combining_;
         return FrameStatus::ok;
@@ -300,15 +304,18 @@ public:
         if (state_ == nullptr) return 0;
         return std::min(detail::load_acquire(state_->rows_ready), descriptor_.height);
     }
-    // Waits until at least `n` rows are ready (polling with `strategy`; bounded by `deadline`).
+    // Waits until at least `n` rows are ready, bounded by `deadline`. A futex sleeper waits on
+    // rows_ready itself; the producer wakes announced sleepers when it publishes progress.
     template <class Strategy>
     [[nodiscard]] WaitStatus wait_rows(std::uint32_t n, const Strategy& strategy, Deadline deadline) const {
         n = std::min(n, descriptor_.height);
         const auto ready = [&] { return rows_ready() >= n; };
+        if (state_ == nullptr) return WaitStatus::timed_out;
+        const detail::ConsumerSleeper sleeper{sleepers_, bit_, &state_->rows_ready};
         if constexpr (std::is_same_v<Strategy, AnyWait>) {
-            return wait_with(strategy, ready, NoSleeper{}, deadline);
+            return wait_with(strategy, ready, sleeper, deadline);
         } else {
-            return strategy.wait(ready, NoSleeper{}, deadline);
+            return strategy.wait(ready, sleeper, deadline);
         }
     }
     // After reading: ok if the buffer still holds this frame (F2), reused if it was taken
@@ -327,6 +334,8 @@ private:
     FrameDescriptor descriptor_{};
     std::span<const std::byte> bytes_{};
     const FrameBufferState* state_ = nullptr;
+    std::uint64_t* sleepers_ = nullptr;  // the descriptor ring's (consumer-only RMW word)
+    std::uint64_t bit_ = 0;
     bool same_host_ = false;
 };
 
@@ -410,6 +419,8 @@ public:
             out.bytes_ = {view_.buffers + std::uint64_t{d.buffer_index} * view_.geometry.buffer_size,
                           static_cast<std::size_t>(std::uint64_t{d.stride} * d.height)};
             out.state_ = &view_.states[d.buffer_index];
+            out.sleepers_ = &view_.ring.control->sleepers;
+            out.bit_ = holder_.bit();
             out.same_host_ = same_host_;
             ++read_;
             if (holder_.holds()) {

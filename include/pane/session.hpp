@@ -14,6 +14,7 @@
 // every channel handle opened from it.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -95,6 +96,9 @@ struct ProducerOptions {
     std::chrono::milliseconds reinit_grace{250};
     // The mapping is write-combining (a guest's resource2_wc): publish with an sfence.
     bool write_combining = false;
+    // A ready region whose producer heartbeat moves is refused (InitError::producer_active): a
+    // second producer would re-initialise it under the first. Set to replace it regardless.
+    bool take_over = false;
 };
 
 class ProducerSession {
@@ -105,6 +109,7 @@ public:
         if (!plan) return plan.error();
         if (!detail::region_pointer_ok(region) || region.size() < plan->region_size) return InitError::region_too_small;
         auto state = std::make_unique<State>(region, std::move(plan.value()), spec, options);
+        if (!options.take_over && state->another_producer_is_live()) return InitError::producer_active;
         state->initialise();
         return ProducerSession(std::move(state));
     }
@@ -178,6 +183,11 @@ public:
     }
 
     [[nodiscard]] std::uint64_t epoch() const noexcept { return state_->epoch; }
+    // False once another producer has re-initialised the region (it was started with take_over,
+    // or raced our start): stop publishing, this session's channels are no longer ours.
+    [[nodiscard]] bool owns_region() const noexcept {
+        return detail::load_acquire(state_->header->epoch) == state_->epoch;  // pairs with init's release
+    }
     [[nodiscard]] const RegionPlan& plan() const noexcept { return state_->plan; }
     [[nodiscard]] std::uint64_t live_consumers() const noexcept { return state_->roster.live_mask(); }
     [[nodiscard]] std::uint64_t reaped_total() const noexcept { return state_->roster.reaped_total(); }
@@ -196,6 +206,26 @@ private:
               heartbeat_period(spec.heartbeat_period),
               roster(slots, spec.max_consumers, 0, spec.consumer_timeout),
               opened(plan.channels.size(), false) {}
+
+        // Watches a ready region's heartbeat for a few of its periods (at most ~1 s). There is no
+        // producer lock in the protocol (it would be a word two producers write), so this check
+        // and the initialisation that follows are not atomic: two producers started within the
+        // same few milliseconds can still both initialise; owns_region() then tells the loser.
+        [[nodiscard]] bool another_producer_is_live() const {
+            if (detail::load_acquire(header->magic) != kRegionMagic ||
+                detail::load_acquire(header->producer_state) != static_cast<std::uint32_t>(ProducerState::ready)) {
+                return false;
+            }
+            const std::uint64_t beat = detail::load_acquire(header->producer_heartbeat);
+            const auto period = std::chrono::milliseconds(
+                std::clamp<std::uint32_t>(detail::load_relaxed(header->heartbeat_period_ms), 1, 300));
+            const auto deadline = Deadline::after(3 * period + std::chrono::milliseconds(20));
+            while (!deadline.passed(Clock::now())) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                if (detail::load_acquire(header->producer_heartbeat) != beat) return true;
+            }
+            return false;
+        }
 
         void initialise() {
             const bool had_region = detail::load_acquire(header->magic) == kRegionMagic;
@@ -263,7 +293,14 @@ private:
         void wait_for_previous_consumers() {
             RegionHeader old{};
             detail::copy_from_shared(reinterpret_cast<std::byte*>(&old), region.data(), sizeof(old));
-            if (detail::check_header(old, region.size())) return;
+            // Only the old slot table must lie inside our mapping: a new layout may be smaller
+            // than the old one, and its consumers still deserve their grace period.
+            if (old.max_consumers == 0 || old.max_consumers > kMaxConsumers ||
+                !detail::is_aligned(old.slot_table_offset, kCacheLine) || old.slot_table_offset < sizeof(RegionHeader) ||
+                !detail::range_fits(old.slot_table_offset, std::uint64_t{old.max_consumers} * sizeof(ConsumerSlot),
+                                    region.size())) {
+                return;
+            }
             const auto* old_slots = reinterpret_cast<const ConsumerSlot*>(region.data() + old.slot_table_offset);
             const auto deadline = Deadline::after(options.reinit_grace);
             for (;;) {
@@ -457,6 +494,16 @@ public:
             return SessionStatus::producer_stale;
         }
         return SessionStatus::ok;
+    }
+
+    // True while the producer is ready under the epoch we attached to and we still hold our
+    // slot. Only atomic loads: safe to call from any thread holding a channel handle, which
+    // should stop using it once this turns false (tick() then says why).
+    [[nodiscard]] bool still_current() const noexcept {
+        const State& s = *state_;
+        const auto* header = s.header();
+        return detail::load_acquire(header->producer_state) == static_cast<std::uint32_t>(ProducerState::ready) &&
+               detail::load_acquire(header->epoch) == s.checked.header.epoch && s.holds_slot();
     }
 
     // Releases the slot. Idempotent; also done by the destructor.

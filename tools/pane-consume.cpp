@@ -1,0 +1,957 @@
+// SPDX-License-Identifier: MIT
+// pane-consume: the reference consumer. It attaches to a display region made by pane-produce and
+// verifies everything that arrives: each frame read progressively (rows checked as the producer
+// publishes them) against the synthetic pattern and its checksum trailer, frame order, every
+// cursor position against its Lissajous path and every cursor shape against its pattern. A frame
+// thread and a cursor thread each own their channel handle; the main thread owns the session
+// (heartbeat), the control channel and the report. When the producer restarts, re-initialises
+// the region or reaps us, the threads stop, the handles are dropped and it attaches again.
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fmt/core.h>
+
+#include <pane/map/file.hpp>
+#include <pane/map/shm.hpp>
+#include <pane/pane.hpp>
+
+#include "cli.hpp"
+#include "display_spec.hpp"
+#include "image_write.hpp"
+#include "pattern.hpp"
+
+using namespace std::chrono_literals;
+namespace pt = pane_tools;
+using pane::Clock;
+using pane::Deadline;
+
+namespace {
+
+constexpr const char* kHelp = R"(usage: pane-consume [--shm NAME | --file PATH [--size BYTES]] [options]
+
+Attaches to a display region made by pane-produce and verifies what arrives: every frame's
+pattern and checksum (read row by row as the producer finishes them), frame order, cursor
+positions and cursor shapes. Re-attaches when the producer restarts; ends with a report.
+  --shm NAME                POSIX shm object NAME                           (default pane)
+  --file PATH               a file, hugetlbfs file or device (/dev/kvmfr0) holding the region
+  --size BYTES              bytes to map from PATH (devices; default: the file's size)
+  --duration SECONDS        stop after this long; 0: until Ctrl-C or the producer closes
+                                                                            (default 0)
+  --attach-timeout SECONDS  how long to wait for a ready producer, at start and after a
+                            producer restart                                (default 10)
+  --wait NAME               spin | yield | sleep | futex                    (default futex)
+  --save FILE               at exit, write the last verified frame (.png or .ppm)
+  --expect-fps N            fail if the average frame rate is below 0.9 * N
+  --min-cursor-hz N         fail if cursor position updates per second are below N
+  --json                    print the report as one JSON object
+  --help                    this text
+Latency runs from the producer publishing a frame to this consumer verifying its last row, on
+one monotonic clock; it is measured only when the producer runs on this host.
+Exit status: 0 if everything verified and the expectations hold, 1 otherwise (also when no
+producer could be attached, or --save failed), 2 on usage errors.
+)";
+
+constexpr auto kTickPeriod = 10ms;         // session heartbeat, from the main thread only
+constexpr auto kStatusPeriod = 250ms;      // live status line
+constexpr auto kControlPeriod = 1s;        // one set_cursor_position per second
+constexpr auto kChannelWait = 20ms;        // threads look at their stop flag at least this often
+constexpr auto kStallAfter = 1s;           // no new row for this long: the frame stalled
+constexpr auto kSaveEvery = 500ms;         // --save: copy a verified frame at most this often
+constexpr auto kGeometryGrace = 500ms;     // a cursor position may precede its frame geometry
+constexpr std::size_t kMaxPending = 4096;  // unexplained positions held for kGeometryGrace
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+// ---- error kinds ------------------------------------------------------------------------------
+
+enum class Err : std::size_t {
+    checksum,         // frame rows differ from what the trailer's checksum covers
+    magic,            // the trailer is missing
+    serial,           // the trailer names another frame than the descriptor
+    geometry,         // the trailer's size differs from the descriptor, or no room for a trailer
+    frame_order,      // a frame serial not above the previous one
+    reused,           // FrameView::verify: the buffer was reused while we read it
+    stalled,          // no new row for kStallAfter
+    broken,           // FrameStatus::broken: the producer published an invalid descriptor
+    cursor_position,  // a position off the pattern's path (for every frame geometry seen)
+    cursor_hidden,    // the pattern's cursor is always visible
+    cursor_order,     // a position or shape serial not above the previous one
+    shape_mismatch,   // a shape differs from pattern_shape(serial)
+    invalid,          // CursorStatus::invalid: the producer published an invalid value
+    reattach,         // the producer went away and no producer came back in time
+    count
+};
+constexpr std::size_t kErrCount = static_cast<std::size_t>(Err::count);
+constexpr std::array<const char*, kErrCount> kErrNames = {
+    "checksum", "magic",           "serial",        "geometry",     "frame order",    "reused",  "stalled",
+    "broken",   "cursor position", "cursor hidden", "cursor order", "shape mismatch", "invalid", "re-attach"};
+constexpr std::array<const char*, kErrCount> kErrKeys = {
+    "checksum", "magic",           "serial",        "geometry",     "frame_order",    "reused",  "stalled",
+    "broken",   "cursor_position", "cursor_hidden", "cursor_order", "shape_mismatch", "invalid", "reattach"};
+
+constexpr std::array<const char*, 3> kShapeTypeNames = {"colour", "monochrome", "masked"};
+
+std::string_view format_name(std::uint32_t f) {
+    static constexpr std::array<std::string_view, 7> names = {"?",       "bgra8", "rgba8", "rgba10",
+                                                              "rgba16f", "bgr32", "rgb24"};
+    return f < names.size() ? names[f] : "?";
+}
+
+// ---- shared state -----------------------------------------------------------------------------
+
+struct SavedFrame {
+    bool valid = false;
+    pane::FrameDescriptor descriptor{};
+    std::vector<std::byte> bytes;  // stride * height from row 0
+};
+
+// Counters survive re-attaches. Written by the frame and cursor threads (relaxed: they are
+// tallies, read for display), read by the main thread.
+struct Stats {
+    std::atomic<std::uint64_t> frames{0};  // verified
+    std::atomic<std::uint64_t> skipped{0};
+    std::atomic<std::uint64_t> cursor_updates{0};
+    std::atomic<std::uint64_t> shapes{0};
+    std::atomic<std::uint64_t> discarded{0};  // failures seen after the region changed or we were reaped
+    std::array<std::atomic<std::uint64_t>, 3> shape_types{};
+    std::array<std::atomic<std::uint64_t>, kErrCount> errors{};
+    std::atomic<bool> remote_producer{false};  // a frame came from another host: no latency
+    std::atomic<bool> frames_broken{false};    // the frame thread stopped until re-attach
+    // Width << 32 | height of the latest verified frame of this attachment; 0 before the first.
+    std::atomic<std::uint64_t> geometry{0};
+
+    // Latency samples: the frame thread appends under the lock, the main thread moves them out.
+    std::mutex latency_lock;
+    std::vector<std::uint64_t> latency_pending;
+
+    // --save: written by the frame thread only, read by the main thread after joining it.
+    SavedFrame saved;
+
+    void error(Err e) { errors[static_cast<std::size_t>(e)].fetch_add(1, std::memory_order_relaxed); }
+    [[nodiscard]] std::uint64_t error_total() const {
+        std::uint64_t n = 0;
+        for (const auto& e : errors) n += e.load(std::memory_order_relaxed);
+        return n;
+    }
+};
+
+void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+std::uint64_t get(const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); }
+
+std::uint64_t now_ns(Clock::time_point t) {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
+// Whether this attachment still stands: the region holds the layout we validated and we hold
+// our consumer slot. A producer that re-initialises the region rewrites it under our handles
+// (and does not always wait for us to leave first), and a producer that reaped us may reuse the
+// buffer we lease: what a thread reads then is not a protocol error, and the main thread's next
+// tick() restarts us. A thread asks this before it counts an error, and stops once it fails.
+class RegionGuard {
+public:
+    RegionGuard(std::span<const std::byte> region, const pane::ConsumerSession& session)
+        : header_(reinterpret_cast<const pane::RegionHeader*>(region.data())),
+          slot_(reinterpret_cast<const pane::ConsumerSlot*>(region.data() + session.header_copy().slot_table_offset) +
+                session.slot_index()),
+          epoch_(session.epoch()),
+          claim_(pane::detail::load_acquire(slot_->claim)) {}  // ours since attach (or already reaped)
+
+    [[nodiscard]] bool current() const noexcept {
+        // The producer stores `initialising` and epoch 0, then a release fence, then the new
+        // layout. If what we just read came from the new layout, this acquire fence makes those
+        // header stores visible to the loads below. Likewise for the roster's reap.
+        std::atomic_thread_fence(std::memory_order_acquire);
+        return pane::detail::load_acquire(header_->producer_state) ==
+                   static_cast<std::uint32_t>(pane::ProducerState::ready) &&
+               pane::detail::load_acquire(header_->epoch) == epoch_ &&
+               pane::detail::SlotHolder{slot_, 0, claim_}.holds();
+    }
+
+private:
+    const pane::RegionHeader* header_;
+    const pane::ConsumerSlot* slot_;
+    std::uint64_t epoch_;
+    std::uint64_t claim_;
+};
+
+// Counts an error unless the region changed under the reader; then the failure only counts as
+// discarded and the reader should stop (returns false).
+bool count_error(Stats& stats, const RegionGuard& guard, Err e) {
+    if (guard.current()) {
+        stats.error(e);
+        return true;
+    }
+    bump(stats.discarded);
+    return false;
+}
+
+// ---- frame thread -----------------------------------------------------------------------------
+
+class FrameReader {
+public:
+    FrameReader(pane::FrameConsumer& frames, const pane::AnyWait& wait, const std::atomic<bool>& stop, Stats& stats,
+                const RegionGuard& guard, bool save)
+        : frames_(frames), wait_(wait), stop_(stop), stats_(stats), guard_(guard), save_(save) {}
+
+    void run() {
+        while (!stopping() && guard_.current()) {
+            const auto s = frames_.wait_latest(view_, wait_, Deadline::after(kChannelWait));
+            const std::uint64_t skipped = frames_.frames_skipped();
+            bump(stats_.skipped, skipped - skipped_seen_);
+            skipped_seen_ = skipped;
+            if (s == pane::FrameStatus::broken) {
+                // The descriptor ring stays broken for this epoch: only a re-attach helps.
+                if (error(Err::broken)) stats_.frames_broken.store(true, std::memory_order_relaxed);
+                break;
+            }
+            if (s == pane::FrameStatus::ok) check();
+        }
+        if (guard_.current()) frames_.release();  // else the lease word may be another layout's
+    }
+
+private:
+    [[nodiscard]] bool stopping() const { return stop_.load(std::memory_order_relaxed) || gone_; }
+    // Counts `e`, or notes that the attachment no longer stands, which stops the thread.
+    bool error(Err e) {
+        if (count_error(stats_, guard_, e)) return true;
+        gone_ = true;
+        return false;
+    }
+
+    void check() {
+        const pane::FrameDescriptor& d = view_.descriptor();
+        if (d.serial <= last_serial_) (void)error(Err::frame_order);
+        last_serial_ = d.serial;
+        // frame_fits() already checked the format, so this is 3, 4 or 8.
+        const std::uint32_t bpp = pane::bytes_per_pixel(static_cast<pane::FrameFormat>(d.format));
+        if (!pt::pattern_fits(d.width, d.height, bpp)) {  // no room for a trailer: not our pattern
+            (void)error(Err::geometry);
+            return;
+        }
+        const auto row = [this](std::uint32_t y) { return view_.row(y); };
+        checker_.begin(d.serial, d.width, d.height, std::size_t{d.width} * bpp);
+
+        // Progressive read: check whatever rows are ready, then wait for the next one.
+        std::uint32_t rows = 0;
+        auto stall = Deadline::after(kStallAfter);
+        while (rows < d.height) {
+            const std::uint32_t ready = view_.rows_ready();
+            if (ready > rows) {
+                checker_.feed(ready, row);
+                rows = ready;
+                stall = Deadline::after(kStallAfter);
+                continue;
+            }
+            if (stopping()) return;  // shutting down mid-frame: neither verified nor an error
+            if (view_.wait_rows(rows + 1, wait_, Deadline::after(kChannelWait)) == pane::WaitStatus::timed_out &&
+                stall.passed(Clock::now())) {
+                (void)error(Err::stalled);
+                return;
+            }
+        }
+        const pt::FrameCheck result = checker_.finish(row);
+
+        // A copy for --save is taken before verify(), so one verify covers the copy too.
+        const auto copy_due = [&] { return !stats_.saved.valid || Clock::now() - last_copy_ >= kSaveEvery; };
+        const bool copied = save_ && result == pt::FrameCheck::ok && copy_due();
+        if (copied) staging_.assign(view_.bytes().begin(), view_.bytes().end());
+
+        const bool intact = view_.verify() == pane::FrameStatus::ok;
+        const auto now = Clock::now();
+        if (!intact) {  // torn: whatever the checker said is about a mix of two frames
+            (void)error(Err::reused);
+            return;
+        }
+        switch (result) {
+            case pt::FrameCheck::ok:
+                break;
+            case pt::FrameCheck::bad_magic:
+                (void)error(Err::magic);
+                return;
+            case pt::FrameCheck::wrong_serial:
+                (void)error(Err::serial);
+                return;
+            case pt::FrameCheck::wrong_geometry:
+                (void)error(Err::geometry);
+                return;
+            case pt::FrameCheck::bad_checksum:
+                (void)error(Err::checksum);
+                return;
+        }
+        bump(stats_.frames);
+        stats_.geometry.store(std::uint64_t{d.width} << 32 | d.height, std::memory_order_relaxed);
+        if (view_.same_host()) {
+            const std::uint64_t t = now_ns(now);
+            const std::uint64_t latency = t > d.producer_time_ns ? t - d.producer_time_ns : 0;
+            const std::lock_guard lock(stats_.latency_lock);
+            stats_.latency_pending.push_back(latency);
+        } else {
+            stats_.remote_producer.store(true, std::memory_order_relaxed);
+        }
+        if (copied) {
+            std::swap(stats_.saved.bytes, staging_);
+            stats_.saved.descriptor = d;
+            stats_.saved.valid = true;
+            last_copy_ = now;
+        }
+    }
+
+    pane::FrameConsumer& frames_;
+    const pane::AnyWait& wait_;
+    const std::atomic<bool>& stop_;
+    Stats& stats_;
+    const RegionGuard& guard_;
+    bool save_;
+    bool gone_ = false;  // the attachment no longer stands (see RegionGuard): stop
+    pane::FrameView view_;
+    pt::PatternChecker checker_;
+    std::uint64_t last_serial_ = 0;  // serials restart with the producer: per attachment
+    std::uint64_t skipped_seen_ = 0;
+    std::vector<std::byte> staging_;
+    Clock::time_point last_copy_{};
+};
+
+// ---- cursor thread ----------------------------------------------------------------------------
+
+// The cursor path depends on the frame size, which the cursor thread learns from the frame
+// thread. Across a resize (our window_size message may cause one) positions can arrive for a
+// geometry the frame thread has not verified yet, or still for the previous one: a position is
+// accepted if it fits any of the last few geometries, and one that fits none is held for
+// kGeometryGrace in case a new geometry explains it.
+class CursorReader {
+public:
+    CursorReader(pane::CursorPositionConsumer& positions, pane::CursorShapeConsumer& shapes, const pane::AnyWait& wait,
+                 const std::atomic<bool>& stop, Stats& stats, const RegionGuard& guard)
+        : positions_(positions), shapes_(shapes), wait_(wait), stop_(stop), stats_(stats), guard_(guard) {}
+
+    void run() {
+        pane::CursorPosition pos;
+        while (!stop_.load(std::memory_order_relaxed) && !gone_ && guard_.current()) {
+            const auto s = positions_.wait_read(pos, wait_, Deadline::after(kChannelWait));
+            const auto now = Clock::now();
+            observe_geometry(stats_.geometry.load(std::memory_order_relaxed));
+            resolve_pending(now);
+            if (s == pane::CursorStatus::invalid) error(Err::invalid);
+            if (s != pane::CursorStatus::ok) continue;
+            bump(stats_.cursor_updates);
+            if (pos.serial <= last_serial_) error(Err::cursor_order);
+            last_serial_ = pos.serial;
+            if (!pos.visible) error(Err::cursor_hidden);
+            if (geometry_count_ > 0 && !explained(pos)) {
+                if (pending_.size() < kMaxPending) {
+                    pending_.push_back({pos, now});
+                } else {
+                    error(Err::cursor_position);
+                }
+            }
+            if (pos.shape_serial != 0 && pos.shape_serial != shape_serial_) read_shape();
+        }
+        // Positions past their grace period count; younger ones are not proven wrong.
+        if (!gone_) resolve_pending(Clock::now());
+    }
+
+private:
+    void error(Err e) {
+        if (!count_error(stats_, guard_, e)) gone_ = true;
+    }
+
+    struct Pending {
+        pane::CursorPosition pos;
+        Clock::time_point seen;
+    };
+
+    void observe_geometry(std::uint64_t g) {
+        if (g == 0 || (geometry_count_ > 0 && geometries_[(geometry_count_ - 1) % geometries_.size()] == g)) return;
+        geometries_[geometry_count_ % geometries_.size()] = g;
+        ++geometry_count_;
+    }
+
+    [[nodiscard]] bool explained(const pane::CursorPosition& p) const {
+        const std::size_t n = std::min(geometry_count_, geometries_.size());
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint64_t g = geometries_[i];
+            const auto want = pt::pattern_position(p.serial, static_cast<std::uint32_t>(g >> 32),
+                                                   static_cast<std::uint32_t>(g & 0xffffffffU));
+            if (want.x == p.x && want.y == p.y) return true;
+        }
+        return false;
+    }
+
+    void resolve_pending(Clock::time_point now) {
+        std::erase_if(pending_, [&](const Pending& p) {
+            if (explained(p.pos)) return true;
+            if (now - p.seen < kGeometryGrace) return false;
+            error(Err::cursor_position);
+            return true;
+        });
+    }
+
+    void read_shape() {
+        const auto s = shapes_.try_read(shape_);
+        if (s == pane::CursorStatus::invalid) error(Err::invalid);
+        if (s != pane::CursorStatus::ok) return;  // none/unchanged/contended: the next update retries
+        const pane::CursorShapeHeader& h = shape_.header;
+        if (h.serial <= shape_serial_) error(Err::cursor_order);
+        shape_serial_ = h.serial;
+        bump(stats_.shapes);
+        bump(stats_.shape_types[h.type - 1]);  // try_read validated the type: 1..3
+        const pt::PatternShape want = pt::pattern_shape(h.serial);
+        const bool same = h.type == static_cast<std::uint32_t>(want.type) && h.width == want.width &&
+                          h.height == want.height && h.pitch == want.pitch && h.hotspot_x == want.hotspot_x &&
+                          h.hotspot_y == want.hotspot_y && h.data_size == want.data.size() && shape_.data == want.data;
+        if (!same) error(Err::shape_mismatch);
+    }
+
+    pane::CursorPositionConsumer& positions_;
+    pane::CursorShapeConsumer& shapes_;
+    const pane::AnyWait& wait_;
+    const std::atomic<bool>& stop_;
+    Stats& stats_;
+    const RegionGuard& guard_;
+    bool gone_ = false;  // the attachment no longer stands (see RegionGuard): stop
+    pane::CursorShape shape_;
+    std::uint64_t last_serial_ = 0;
+    std::uint64_t shape_serial_ = 0;
+    std::array<std::uint64_t, 4> geometries_{};
+    std::size_t geometry_count_ = 0;
+    std::deque<Pending> pending_;
+};
+
+// ---- options ----------------------------------------------------------------------------------
+
+// A non-negative decimal number of at most `max`.
+double real(const pt::Options& opt, const std::string& key, double def, double max) {
+    if (!opt.has(key)) return def;
+    const std::string v = opt.str(key, "");
+    double x = 0;
+    std::size_t used = 0;
+    try {
+        x = std::stod(v, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != v.size() || !std::isfinite(x) || x < 0 || x > max) {
+        throw std::invalid_argument(fmt::format("--{} wants a number from 0 to {}", key, max));
+    }
+    return x;
+}
+
+Clock::duration seconds(double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+struct Source {
+    bool shm = true;
+    std::string name;  // shm name or file path
+    std::uint64_t size = 0;
+    [[nodiscard]] std::string label() const { return (shm ? "shm " : "file ") + name; }
+    [[nodiscard]] pane::Result<pane::map::Mapping, pane::MapError> map() const {
+        return shm ? pane::map::shm(name, 0, pane::map::OpenMode::open_only)
+                   : pane::map::file(name, size, pane::map::OpenMode::open_only);
+    }
+};
+
+struct Config {
+    Source source;
+    std::optional<Deadline> until;  // --duration, from the first attach
+    Clock::duration duration{};
+    Clock::duration attach_timeout{};
+    pane::AnyWait wait;
+    std::string wait_name;
+    std::optional<std::string> save;
+    std::optional<double> expect_fps;
+    std::optional<double> min_cursor_hz;
+    bool json = false;
+};
+
+// ---- attaching --------------------------------------------------------------------------------
+
+// Mapping first, so the session (and before it, every channel handle) goes first.
+struct Attachment {
+    pane::map::Mapping mapping;
+    std::optional<pane::ConsumerSession> session;
+};
+
+enum class AttachOutcome { attached, timed_out, stopped, fatal };
+
+bool stop_requested(const Config& cfg) { return g_stop != 0 || (cfg.until && cfg.until->passed(Clock::now())); }
+
+// After "producer_stale", the same epoch is accepted again only if its heartbeat moves (the
+// producer was paused, not dead); otherwise attach would succeed and go stale once a second.
+bool heartbeat_moves(pane::ConsumerSession& session, std::span<const std::byte> region, const Deadline& give_up,
+                     const Config& cfg) {
+    const auto* header = reinterpret_cast<const pane::RegionHeader*>(region.data());
+    const std::uint64_t before = pane::detail::load_acquire(header->producer_heartbeat);
+    const auto period =
+        std::chrono::milliseconds(std::clamp<std::uint32_t>(session.header_copy().heartbeat_period_ms, 1, 1000));
+    const auto until = Deadline::after(3 * period + 50ms);
+    while (!until.passed(Clock::now()) && !give_up.passed(Clock::now()) && !stop_requested(cfg)) {
+        const auto s = session.tick();
+        if (s != pane::SessionStatus::ok && s != pane::SessionStatus::producer_stale) {
+            return false;  // closed, re-initialised or reaped: attach again from scratch
+        }
+        if (pane::detail::load_acquire(header->producer_heartbeat) != before) return true;  // pairs with its tick()
+        std::this_thread::sleep_for(5ms);
+    }
+    return false;
+}
+
+// Maps and attaches, retrying until a producer has the region ready (bounded by `timeout`).
+AttachOutcome attach(const Config& cfg, Clock::duration timeout, std::uint64_t stale_epoch, Attachment& out,
+                     std::string& why, pt::StatusLine& status) {
+    const auto give_up = Deadline::after(timeout);
+    const auto start = Clock::now();
+    for (;;) {
+        if (stop_requested(cfg)) return AttachOutcome::stopped;
+        auto mapping = cfg.source.map();
+        if (!mapping) {
+            why = fmt::format("cannot map {}: {}", cfg.source.label(), pane::describe(mapping.error()));
+        } else {
+            auto session = pane::ConsumerSession::attach(mapping->bytes());
+            if (!session) {
+                why = fmt::format("cannot attach to {}: {}", mapping->description(), pane::describe(session.error()));
+                if (session.error() == pane::AttachError::unsupported_version) return AttachOutcome::fatal;
+            } else if (stale_epoch == 0 || session->epoch() != stale_epoch ||
+                       heartbeat_moves(*session, mapping->bytes(), give_up, cfg)) {
+                out.mapping = std::move(*mapping);  // moving a Mapping keeps the bytes where they are
+                out.session.emplace(std::move(session.value()));
+                return AttachOutcome::attached;
+            } else {
+                why = "the producer's heartbeat is still stopped and no new producer has appeared";
+            }
+        }
+        const auto now = Clock::now();
+        if (give_up.passed(now)) return AttachOutcome::timed_out;
+        status.show(fmt::format("pane-consume: waiting for a producer on {} ({:.0f} s)", cfg.source.label(),
+                                std::chrono::duration<double>(now - start).count()));
+        std::this_thread::sleep_for(std::min<Clock::duration>(20ms, give_up.remaining(now)));
+    }
+}
+
+// ---- the main thread's loop -------------------------------------------------------------------
+
+// Rates over the last second, and latency samples gathered from the frame thread.
+class Live {
+public:
+    explicit Live(Stats& stats) : stats_(stats) {}
+
+    void gather_latency() {
+        const std::lock_guard lock(stats_.latency_lock);
+        latency_.insert(latency_.end(), stats_.latency_pending.begin(), stats_.latency_pending.end());
+        stats_.latency_pending.clear();
+    }
+    [[nodiscard]] std::vector<std::uint64_t>& latency() { return latency_; }
+
+    [[nodiscard]] std::string line(std::uint64_t restarts) {
+        const auto now = Clock::now();
+        history_.push_back({now, get(stats_.frames), get(stats_.cursor_updates)});
+        while (history_.size() > 5) history_.pop_front();  // 4 steps of kStatusPeriod: about 1 s
+        const Sample& a = history_.front();
+        const Sample& b = history_.back();
+        const double dt = std::chrono::duration<double>(b.at - a.at).count();
+        const double fps = dt > 0 ? static_cast<double>(b.frames - a.frames) / dt : 0.0;
+        const double hz = dt > 0 ? static_cast<double>(b.cursor - a.cursor) / dt : 0.0;
+        gather_latency();
+        std::string latency = "n/a";
+        if (!latency_.empty()) {
+            const auto mid = latency_.begin() + static_cast<std::ptrdiff_t>((latency_.size() - 1) / 2);
+            std::nth_element(latency_.begin(), mid, latency_.end());
+            latency = fmt::format("{:.2f} ms", static_cast<double>(*mid) / 1e6);
+        }
+        return fmt::format(
+            "pane-consume: {:.1f} fps{}, {} skipped, latency p50 {}, cursor {:.0f}/s, {} shapes, "
+            "{} restarts, {} errors",
+            fps, stats_.frames_broken.load(std::memory_order_relaxed) ? " (frames BROKEN)" : "", get(stats_.skipped),
+            latency, hz, get(stats_.shapes), restarts, stats_.error_total());
+    }
+
+private:
+    struct Sample {
+        Clock::time_point at;
+        std::uint64_t frames, cursor;
+    };
+    Stats& stats_;
+    std::deque<Sample> history_;
+    std::vector<std::uint64_t> latency_;
+};
+
+struct ControlCounts {
+    std::uint64_t sent = 0, full = 0, not_attached = 0;
+    void count(pane::ControlStatus s) {
+        if (s == pane::ControlStatus::ok) ++sent;
+        if (s == pane::ControlStatus::full) ++full;  // the producer is behind: not an error
+        if (s == pane::ControlStatus::not_attached) ++not_attached;
+    }
+};
+
+enum class End { duration, signal, closed, restart, gone, fatal };
+
+std::string_view end_name(End e) {
+    switch (e) {
+        case End::duration:
+            return "duration reached";
+        case End::signal:
+            return "interrupted";
+        case End::closed:
+            return "producer closed the region";
+        case End::restart:
+            return "restarting";
+        case End::gone:
+            return "producer gone (no producer came back)";
+        case End::fatal:
+            return "region unusable";
+    }
+    return "?";
+}
+
+// Runs one attachment until it ends. The channel handles live in this scope and the threads
+// are joined before they are destroyed, so they go before the caller's session.
+End run_attached(Attachment& a, const Config& cfg, Stats& stats, Live& live, ControlCounts& control,
+                 std::uint64_t restarts, pt::StatusLine& status, pane::SessionStatus& why, std::string& fatal) {
+    pane::ConsumerSession& session = *a.session;
+    auto frames = session.frames(pt::kFramesChannel);
+    auto shapes = session.cursor_shape(pt::kCursorShapeChannel);
+    auto positions = session.cursor_position(pt::kCursorPositionChannel);
+    auto tx = session.control(pt::kControlChannel);
+    for (const auto& [name, error] :
+         {std::pair{pt::kFramesChannel, frames ? std::optional<pane::ChannelError>{} : frames.error()},
+          std::pair{pt::kCursorShapeChannel, shapes ? std::optional<pane::ChannelError>{} : shapes.error()},
+          std::pair{pt::kCursorPositionChannel, positions ? std::optional<pane::ChannelError>{} : positions.error()},
+          std::pair{pt::kControlChannel, tx ? std::optional<pane::ChannelError>{} : tx.error()}}) {
+        if (!error) continue;
+        if (*error == pane::ChannelError::not_attached) {  // reaped between attach and open
+            why = pane::SessionStatus::slot_lost;
+            return End::restart;
+        }
+        fatal = fmt::format("channel \"{}\": {} (is this a pane-produce region?)", name, pane::describe(*error));
+        return End::fatal;
+    }
+
+    stats.geometry.store(0, std::memory_order_relaxed);  // the new producer's frames tell the size
+    stats.frames_broken.store(false, std::memory_order_relaxed);
+    std::atomic<bool> stop{false};
+    const RegionGuard guard(a.mapping.bytes(), session);
+    FrameReader frame_reader(frames.value(), cfg.wait, stop, stats, guard, cfg.save.has_value());
+    CursorReader cursor_reader(positions.value(), shapes.value(), cfg.wait, stop, stats, guard);
+    std::thread frame_thread;
+    std::thread cursor_thread;
+    struct Join {
+        std::atomic<bool>& stop;
+        std::thread& a;
+        std::thread& b;
+        ~Join() {
+            stop.store(true, std::memory_order_relaxed);
+            if (a.joinable()) a.join();
+            if (b.joinable()) b.join();
+        }
+    } join{stop, frame_thread, cursor_thread};  // also if starting the second thread throws
+    frame_thread = std::thread([&] { frame_reader.run(); });
+    cursor_thread = std::thread([&] { cursor_reader.run(); });
+
+    control.count(tx->send_window_size(1280, 720));
+    auto next_control = Clock::now() + kControlPeriod;
+    auto next_status = Clock::now();
+    std::int32_t step = 0;
+    for (;;) {
+        const auto now = Clock::now();
+        if (g_stop != 0) return End::signal;
+        if (cfg.until && cfg.until->passed(now)) return End::duration;
+        const auto s = session.tick(now);
+        if (s != pane::SessionStatus::ok) {
+            why = s;
+            return s == pane::SessionStatus::producer_closed ? End::closed : End::restart;
+        }
+        if (now >= next_control) {
+            next_control += kControlPeriod;
+            ++step;
+            control.count(tx->send_cursor_position(100 + (step * 37) % 1080, 100 + (step * 23) % 520));
+        }
+        if (now >= next_status) {
+            next_status = now + kStatusPeriod;
+            status.show(live.line(restarts));
+        }
+        std::this_thread::sleep_for(kTickPeriod);
+    }
+}
+
+// ---- report -----------------------------------------------------------------------------------
+
+struct Report {
+    std::string source;
+    double seconds = 0;
+    End end = End::duration;
+    std::uint64_t restarts = 0;
+    ControlCounts control;
+    pt::Percentiles latency;
+    bool latency_available = false;
+    std::string latency_note;
+    bool fps_ok = true, cursor_ok = true;
+    std::string saved_note;  // empty: no --save
+    bool save_ok = true;
+    bool ok = false;
+};
+
+std::string ms(double ns) { return fmt::format("{:.3f} ms", ns / 1e6); }
+
+void print_text(const Report& r, const Stats& st, const Config& cfg) {
+    const std::uint64_t frames = get(st.frames);
+    const std::uint64_t cursor = get(st.cursor_updates);
+    const double fps = r.seconds > 0 ? static_cast<double>(frames) / r.seconds : 0.0;
+    const double hz = r.seconds > 0 ? static_cast<double>(cursor) / r.seconds : 0.0;
+    fmt::print("Pane consumer: {} (pid {}), wait strategy {}\n", r.source, ::getpid(), cfg.wait_name);
+    fmt::print("  ran {:.2f} s; ended: {}\n\n", r.seconds, end_name(r.end));
+    const auto row = [](std::string_view k, const std::string& v) { fmt::print("  {:<30} {}\n", k, v); };
+    row("frames verified", fmt::format("{}", frames));
+    row("frames per second",
+        fmt::format("{:.1f}", fps) +
+            (cfg.expect_fps ? fmt::format("  (expected {:g}: {})", *cfg.expect_fps, r.fps_ok ? "ok" : "TOO LOW") : ""));
+    row("frames skipped", fmt::format("{}", get(st.skipped)));
+    if (r.latency_available) {
+        row("latency p50", ms(r.latency.p50));
+        row("latency p90", ms(r.latency.p90));
+        row("latency p99", ms(r.latency.p99));
+        row("latency max", ms(r.latency.max));
+    } else {
+        row("latency", r.latency_note);
+    }
+    row("cursor updates", fmt::format("{}", cursor));
+    row("cursor updates per second",
+        fmt::format("{:.1f}", hz) +
+            (cfg.min_cursor_hz ? fmt::format("  (minimum {:g}: {})", *cfg.min_cursor_hz, r.cursor_ok ? "ok" : "TOO LOW")
+                               : ""));
+    row("cursor shape changes",
+        fmt::format("{} ({} {}, {} {}, {} {})", get(st.shapes), kShapeTypeNames[0], get(st.shape_types[0]),
+                    kShapeTypeNames[1], get(st.shape_types[1]), kShapeTypeNames[2], get(st.shape_types[2])));
+    row("restarts",
+        fmt::format("{}", r.restarts) +
+            (get(st.discarded) != 0
+                 ? fmt::format("  ({} failures discarded: region re-initialised or slot reaped)", get(st.discarded))
+                 : ""));
+    row("control messages sent",
+        fmt::format("{} ({} refused: ring full{})", r.control.sent, r.control.full,
+                    r.control.not_attached != 0 ? fmt::format(", {} not attached", r.control.not_attached) : ""));
+    if (!r.saved_note.empty()) row("saved frame", r.saved_note);
+    fmt::print("\n  {:<30} {}\n", "errors", st.error_total());
+    for (std::size_t i = 0; i < kErrCount; ++i) {
+        fmt::print("    {:<28} {}\n", kErrNames[i], st.errors[i].load(std::memory_order_relaxed));
+    }
+    fmt::print("\n  result: {}\n", r.ok ? "OK, everything received verified" : "FAILED");
+}
+
+std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20) {
+            out += fmt::format("\\u{:04x}", u);
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+void print_json(const Report& r, const Stats& st, const Config& cfg) {
+    const std::uint64_t frames = get(st.frames);
+    const std::uint64_t cursor = get(st.cursor_updates);
+    const double fps = r.seconds > 0 ? static_cast<double>(frames) / r.seconds : 0.0;
+    const double hz = r.seconds > 0 ? static_cast<double>(cursor) / r.seconds : 0.0;
+    const std::string latency =
+        r.latency_available
+            ? fmt::format("{{\"available\":true,\"p50\":{:.6f},\"p90\":{:.6f},\"p99\":{:.6f},\"max\":{:.6f}}}",
+                          r.latency.p50 / 1e6, r.latency.p90 / 1e6, r.latency.p99 / 1e6, r.latency.max / 1e6)
+            : fmt::format("{{\"available\":false,\"reason\":{}}}", json_string(r.latency_note));
+    std::string errors;
+    for (std::size_t i = 0; i < kErrCount; ++i) {
+        errors +=
+            fmt::format("{}\"{}\":{}", i == 0 ? "" : ",", kErrKeys[i], st.errors[i].load(std::memory_order_relaxed));
+    }
+    const auto opt_num = [](const std::optional<double>& v) {
+        return v ? fmt::format("{:g}", *v) : std::string("null");
+    };
+    fmt::print(
+        "{{\"source\":{},\"wait\":{},\"seconds\":{:.3f},\"end\":{},"
+        "\"frames\":{{\"verified\":{},\"fps\":{:.2f},\"skipped\":{},\"latency_ms\":{}}},"
+        "\"cursor\":{{\"updates\":{},\"updates_per_s\":{:.1f},\"shape_changes\":{},"
+        "\"shape_types\":{{\"colour\":{},\"monochrome\":{},\"masked\":{}}}}},"
+        "\"restarts\":{},\"discarded_after_restart\":{},\"control\":{{\"sent\":{},\"full\":{},\"not_attached\":{}}},"
+        "\"errors\":{{{}}},\"error_total\":{},"
+        "\"expectations\":{{\"fps\":{},\"fps_ok\":{},\"min_cursor_hz\":{},\"cursor_ok\":{}}},"
+        "\"save\":{},\"ok\":{}}}\n",
+        json_string(r.source), json_string(cfg.wait_name), r.seconds, json_string(end_name(r.end)), frames, fps,
+        get(st.skipped), latency, cursor, hz, get(st.shapes), get(st.shape_types[0]), get(st.shape_types[1]),
+        get(st.shape_types[2]), r.restarts, get(st.discarded), r.control.sent, r.control.full, r.control.not_attached,
+        errors, st.error_total(), opt_num(cfg.expect_fps), r.fps_ok, opt_num(cfg.min_cursor_hz), r.cursor_ok,
+        r.saved_note.empty() ? std::string("null")
+                             : fmt::format("{{\"path\":{},\"ok\":{},\"note\":{}}}", json_string(*cfg.save), r.save_ok,
+                                           json_string(r.saved_note)),
+        r.ok);
+}
+
+// Writes the kept frame; returns a note for the report.
+std::pair<bool, std::string> save_frame(const Stats& st, const std::string& path) {
+    if (!st.saved.valid) return {false, "nothing saved: no frame was verified"};
+    const pane::FrameDescriptor& d = st.saved.descriptor;
+    const auto image = pt::to_rgb(st.saved.bytes, d.format, d.width, d.height, d.stride);
+    if (!image) return {false, fmt::format("cannot convert the {} frame", format_name(d.format))};
+    if (!pt::write_image(path, *image)) return {false, fmt::format("cannot write {}", path)};
+    return {true, fmt::format("{} ({}x{} {}, frame {})", path, d.width, d.height, format_name(d.format), d.serial)};
+}
+
+int run(int argc, char** argv) {
+    pt::Options opt(argc, argv, {"json", "help"});
+    opt.require_known({"shm", "file", "size", "duration", "attach-timeout", "wait", "save", "expect-fps",
+                       "min-cursor-hz", "json", "help"});
+    if (!opt.positional().empty()) throw std::invalid_argument("unexpected argument '" + opt.positional()[0] + "'");
+    if (opt.has("help")) {
+        fmt::print("{}", kHelp);
+        return 0;
+    }
+    Config cfg;
+    if (opt.has("shm") && opt.has("file")) throw std::invalid_argument("give --shm NAME or --file PATH, not both");
+    if (opt.has("size") && !opt.has("file")) throw std::invalid_argument("--size goes with --file");
+    cfg.source.shm = !opt.has("file");
+    cfg.source.name = cfg.source.shm ? opt.str("shm", "pane") : opt.str("file", "");
+    cfg.source.size = opt.num("size", 0);
+    if (cfg.source.name.empty()) throw std::invalid_argument("empty region name");
+    constexpr double kMaxSeconds = 1e8;  // about three years: fits Clock::duration with room
+    cfg.duration = seconds(real(opt, "duration", 0, kMaxSeconds));
+    cfg.attach_timeout = seconds(real(opt, "attach-timeout", 10, kMaxSeconds));
+    cfg.wait_name = opt.str("wait", "futex");
+    const auto wait = pane::parse_wait(cfg.wait_name);
+    if (!wait) throw std::invalid_argument("--wait wants spin, yield, sleep or futex");
+    cfg.wait = *wait;
+    if (opt.has("save")) {
+        cfg.save = opt.str("save", "");
+        std::string ext = cfg.save->size() >= 4 ? cfg.save->substr(cfg.save->size() - 4) : "";
+        std::transform(ext.begin(), ext.end(), ext.begin(),
+                       [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
+        if (ext != ".png" && ext != ".ppm") throw std::invalid_argument("--save wants a .png or .ppm file name");
+    }
+    if (opt.has("expect-fps")) cfg.expect_fps = real(opt, "expect-fps", 0, 1e6);
+    if (opt.has("min-cursor-hz")) cfg.min_cursor_hz = real(opt, "min-cursor-hz", 0, 1e9);
+    cfg.json = opt.has("json");
+
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+
+    pt::StatusLine status;
+    Stats stats;
+    Live live(stats);
+    Report report;
+
+    std::string why_not;
+    {
+        Attachment first;
+        const auto outcome = attach(cfg, cfg.attach_timeout, 0, first, why_not, status);
+        status.done();
+        if (outcome == AttachOutcome::stopped) {
+            fmt::print(stderr, "pane-consume: interrupted before a producer was attached\n");
+            return 1;
+        }
+        if (outcome != AttachOutcome::attached) {
+            fmt::print(stderr, "pane-consume: no ready producer: {}\n", why_not);
+            return 1;
+        }
+        // The duration counts from the first attach, so waiting for a producer does not eat it.
+        const auto started = Clock::now();
+        if (cfg.duration > Clock::duration::zero()) cfg.until = Deadline::at(started + cfg.duration);
+        Attachment current = std::move(first);
+        std::string fatal;
+        for (;;) {
+            report.source = current.mapping.description();
+            pane::SessionStatus why = pane::SessionStatus::ok;
+            const End end =
+                run_attached(current, cfg, stats, live, report.control, report.restarts, status, why, fatal);
+            const std::uint64_t stale_epoch = why == pane::SessionStatus::producer_stale ? current.session->epoch() : 0;
+            current.session.reset();  // the handles are gone already; now detach, then unmap
+            current.mapping = pane::map::Mapping{};
+            status.done();
+            if (end != End::restart) {
+                report.end = end;
+                if (end == End::fatal) fmt::print(stderr, "pane-consume: {}\n", fatal);
+                break;
+            }
+            ++report.restarts;
+            fmt::print(stderr, "pane-consume: {}; attaching again\n", pane::describe(why));
+            const auto outcome = attach(cfg, cfg.attach_timeout, stale_epoch, current, why_not, status);
+            status.done();
+            if (outcome == AttachOutcome::attached) continue;
+            if (outcome == AttachOutcome::stopped) {
+                report.end = g_stop != 0 ? End::signal : End::duration;
+            } else {
+                stats.error(Err::reattach);
+                report.end = outcome == AttachOutcome::fatal ? End::fatal : End::gone;
+                fmt::print(stderr, "pane-consume: {}\n", why_not);
+            }
+            break;
+        }
+        report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    }
+
+    // Every thread is joined: the counters and the saved frame are final.
+    live.gather_latency();
+    // Samples come only from frames whose producer shares our clock (FrameView::same_host).
+    report.latency_available = !live.latency().empty();
+    if (!report.latency_available) {
+        report.latency_note = stats.remote_producer.load() ? "n/a (producer on another host)" : "n/a (no frames)";
+    } else {
+        report.latency = pt::percentiles(live.latency());
+    }
+    const double fps = report.seconds > 0 ? static_cast<double>(get(stats.frames)) / report.seconds : 0.0;
+    const double hz = report.seconds > 0 ? static_cast<double>(get(stats.cursor_updates)) / report.seconds : 0.0;
+    report.fps_ok = !cfg.expect_fps || fps >= 0.9 * *cfg.expect_fps;
+    report.cursor_ok = !cfg.min_cursor_hz || hz >= *cfg.min_cursor_hz;
+    if (cfg.save) std::tie(report.save_ok, report.saved_note) = save_frame(stats, *cfg.save);
+    report.ok =
+        stats.error_total() == 0 && report.fps_ok && report.cursor_ok && report.save_ok && report.end != End::fatal;
+    if (cfg.json) {
+        print_json(report, stats, cfg);
+    } else {
+        print_text(report, stats, cfg);
+    }
+    return report.ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::logic_error& e) {  // bad options: invalid_argument, out_of_range
+        fmt::print(stderr, "pane-consume: {}\n{}", e.what(), kHelp);
+        return 2;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "pane-consume: {}\n", e.what());
+        return 1;
+    }
+}
