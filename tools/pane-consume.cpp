@@ -172,29 +172,11 @@ std::uint64_t now_ns(Clock::time_point t) {
 // tick() restarts us. A thread asks this before it counts an error, and stops once it fails.
 class RegionGuard {
 public:
-    RegionGuard(std::span<const std::byte> region, const pane::ConsumerSession& session)
-        : header_(reinterpret_cast<const pane::RegionHeader*>(region.data())),
-          slot_(reinterpret_cast<const pane::ConsumerSlot*>(region.data() + session.header_copy().slot_table_offset) +
-                session.slot_index()),
-          epoch_(session.epoch()),
-          claim_(pane::detail::load_acquire(slot_->claim)) {}  // ours since attach (or already reaped)
-
-    [[nodiscard]] bool current() const noexcept {
-        // The producer stores `initialising` and epoch 0, then a release fence, then the new
-        // layout. If what we just read came from the new layout, this acquire fence makes those
-        // header stores visible to the loads below. Likewise for the roster's reap.
-        std::atomic_thread_fence(std::memory_order_acquire);
-        return pane::detail::load_acquire(header_->producer_state) ==
-                   static_cast<std::uint32_t>(pane::ProducerState::ready) &&
-               pane::detail::load_acquire(header_->epoch) == epoch_ &&
-               pane::detail::SlotHolder{slot_, 0, claim_}.holds();
-    }
+    RegionGuard(std::span<const std::byte>, const pane::ConsumerSession& session) : session_(&session) {}
+    [[nodiscard]] bool current() const noexcept { return session_->still_current(); }
 
 private:
-    const pane::RegionHeader* header_;
-    const pane::ConsumerSlot* slot_;
-    std::uint64_t epoch_;
-    std::uint64_t claim_;
+    const pane::ConsumerSession* session_;
 };
 
 // Counts an error unless the region changed under the reader; then the failure only counts as
@@ -503,8 +485,8 @@ bool stop_requested(const Config& cfg) { return g_stop != 0 || (cfg.until && cfg
 // producer was paused, not dead); otherwise attach would succeed and go stale once a second.
 bool heartbeat_moves(pane::ConsumerSession& session, std::span<const std::byte> region, const Deadline& give_up,
                      const Config& cfg) {
-    const auto* header = reinterpret_cast<const pane::RegionHeader*>(region.data());
-    const std::uint64_t before = pane::detail::load_acquire(header->producer_heartbeat);
+    (void)region;
+    const std::uint64_t before = session.producer_heartbeat();
     const auto period =
         std::chrono::milliseconds(std::clamp<std::uint32_t>(session.header_copy().heartbeat_period_ms, 1, 1000));
     const auto until = Deadline::after(3 * period + 50ms);
@@ -513,7 +495,7 @@ bool heartbeat_moves(pane::ConsumerSession& session, std::span<const std::byte> 
         if (s != pane::SessionStatus::ok && s != pane::SessionStatus::producer_stale) {
             return false;  // closed, re-initialised or reaped: attach again from scratch
         }
-        if (pane::detail::load_acquire(header->producer_heartbeat) != before) return true;  // pairs with its tick()
+        if (session.producer_heartbeat() != before) return true;
         std::this_thread::sleep_for(5ms);
     }
     return false;

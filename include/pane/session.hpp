@@ -500,10 +500,19 @@ public:
     // slot. Only atomic loads: safe to call from any thread holding a channel handle, which
     // should stop using it once this turns false (tick() then says why).
     [[nodiscard]] bool still_current() const noexcept {
+        // If what the caller just read came from a new layout (or a reused buffer), this fence
+        // makes the producer's earlier `initialising`/epoch stores (or the reap) visible below.
+        std::atomic_thread_fence(std::memory_order_acquire);
         const State& s = *state_;
         const auto* header = s.header();
         return detail::load_acquire(header->producer_state) == static_cast<std::uint32_t>(ProducerState::ready) &&
                detail::load_acquire(header->epoch) == s.checked.header.epoch && s.holds_slot();
+    }
+
+    // The producer's heartbeat counter as it is now (pairs with the producer tick's release).
+    // Only its changes mean anything; tick() judges staleness.
+    [[nodiscard]] std::uint64_t producer_heartbeat() const noexcept {
+        return detail::load_acquire(state_->header()->producer_heartbeat);
     }
 
     // Releases the slot. Idempotent; also done by the destructor.
