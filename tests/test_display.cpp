@@ -302,3 +302,42 @@ TEST_CASE("display channels refuse a session that lost its slot", "[display][ses
     CHECK(fresh.frames("frames").has_value());
     CHECK(fresh.cursor_shape("pos").error() == ChannelError::wrong_kind);
 }
+
+TEST_CASE("frames: every descriptor rule, forged in shared memory, is caught by the consumer", "[display][frames][hostile]") {
+    struct Case {
+        const char* what;
+        void (*forge)(FrameDescriptor&);
+    };
+    const Case cases[] = {
+        {"format 0", [](FrameDescriptor& d) { d.format = 0; }},
+        {"format beyond the last", [](FrameDescriptor& d) { d.format = kMaxFrameFormat + 1; }},
+        {"width 0", [](FrameDescriptor& d) { d.width = 0; }},
+        {"wider than the pool", [](FrameDescriptor& d) { d.width = 65; d.stride = 65 * 4; }},
+        {"taller than the pool", [](FrameDescriptor& d) { d.height = 33; }},
+        {"stride below width * bpp", [](FrameDescriptor& d) { d.stride = 63; }},
+        {"stride * height past the buffer", [](FrameDescriptor& d) { d.stride = 1u << 20; }},
+        {"rotation 4", [](FrameDescriptor& d) { d.rotation = 4; }},
+        {"unknown flag", [](FrameDescriptor& d) { d.flags = 1u << 9; }},
+        {"too many damage rectangles", [](FrameDescriptor& d) { d.damage_count = kMaxDamageRects + 1; }},
+        {"damage outside the frame", [](FrameDescriptor& d) { d.damage_count = 1; d.damage[0] = {15, 0, 2, 1}; }},
+        {"damage overflowing 32 bits", [](FrameDescriptor& d) { d.damage_count = 1; d.damage[0] = {1, 0, 0xffffffffu, 1}; }},
+        {"buffer index out of range", [](FrameDescriptor& d) { d.buffer_index = 3; }},
+        {"generation 0", [](FrameDescriptor& d) { d.buffer_generation = 0; }},
+        {"generation beyond the lease encoding", [](FrameDescriptor& d) { d.buffer_generation = std::uint64_t{1} << 58; }},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
+        Display d;
+        REQUIRE(d.publish(1) == FrameStatus::ok);
+        auto* control = reinterpret_cast<FrameControl*>(d.channel(0));
+        auto* ring = reinterpret_cast<RingControl*>(d.channel(0) + control->ring_offset);
+        auto* slot = reinterpret_cast<RingSlotHeader*>(reinterpret_cast<std::byte*>(ring) + ring->slots_offset);
+        auto* desc = reinterpret_cast<FrameDescriptor*>(reinterpret_cast<std::byte*>(slot) + sizeof(RingSlotHeader));
+        c.forge(*desc);
+        auto cs = d.attach();  // starts at the current frame
+        auto fc = cs.frames("frames").value();
+        FrameView view;
+        CHECK(fc.acquire_latest(view) == FrameStatus::broken);
+        CHECK(fc.violations() == 1);
+    }
+}
