@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 // pane-inspect: prints the live state of a Pane region for debugging: header, channel table,
-// consumer slots and, for each ring, its write position and subscribed cursors; once, or
-// refreshed in place with heartbeat rates and ages measured on our own clock. It is an observer,
-// not a consumer: it never claims a slot and never stores to the region. Like a consumer it
-// treats the region as hostile: everything is copied out with copy_from_shared and validated
-// (check_header, check_entry, check_ring) before any offset read from the region is used to read
-// further, and validation failures are reported as text (exit status 1), never trusted.
+// consumer slots, for each ring its write position and subscribed cursors, and for the display
+// channels their state (frame buffers, leases and newest descriptor; cursor shape and position;
+// control rings); once, or refreshed in place with heartbeat and cursor update rates measured on
+// our own clock. It is an observer, not a consumer: it never claims a slot and never stores to
+// the region. Like a consumer it treats the region as hostile: everything is copied out with
+// copy_from_shared (or a seqlock read) and validated (check_header, check_entry, check_ring, the
+// display channels' geometry checks of ConsumerSession) before any offset read from the region
+// is used to read further, and validation failures are reported as text (exit status 1), never
+// trusted.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -20,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -30,15 +34,21 @@
 #include <fmt/core.h>
 #include <fmt/format.h>
 
+#include <pane/cursor.hpp>
 #include <pane/detail/atomic.hpp>
+#include <pane/detail/display_geometry.hpp>
+#include <pane/detail/host_id.hpp>
 #include <pane/detail/region_check.hpp>
 #include <pane/detail/ring_geometry.hpp>
 #include <pane/detail/roster.hpp>
 #include <pane/detail/word_copy.hpp>
+#include <pane/display_layout.hpp>
 #include <pane/error.hpp>
+#include <pane/frames.hpp>
 #include <pane/layout.hpp>
 #include <pane/map/file.hpp>
 #include <pane/map/shm.hpp>
+#include <pane/ring.hpp>
 #include <pane/wait.hpp>
 
 #include "cli.hpp"
@@ -52,12 +62,14 @@ namespace {
 
 constexpr const char* kHelp = R"(usage: pane-inspect (--shm NAME | --file PATH [--size BYTES]) [options]
 
-Prints the live state of a Pane region: header, channel table, consumer slots and ring cursors.
-It maps the region but never claims a consumer slot and never writes to it.
+Prints the live state of a Pane region: header, channel table, consumer slots, ring cursors and
+the display channels (frame buffers, leases and newest descriptor; cursor shape and position;
+control rings). It maps the region but never claims a consumer slot and never writes to it.
   --shm NAME       POSIX shm object NAME (/dev/shm/NAME on Linux)
   --file PATH      a file, hugetlbfs file or device (e.g. /dev/kvmfr0) holding the region
   --size BYTES     bytes to map from PATH (needed for devices; default: the file's size)
-  --watch          refresh until Ctrl-C, adding heartbeat rates and ages (on our clock)
+  --watch          refresh until Ctrl-C, adding heartbeat and cursor update rates and ages
+                   (on our clock)
   --interval MS    refresh period with --watch                            (default 500)
   --json           one JSON object; with --watch one object per refresh, one per line
   --help           this text
@@ -172,6 +184,48 @@ std::string sleeper_list(std::uint64_t mask) {
     return s;
 }
 
+std::string frame_format_name(std::uint32_t v) {
+    switch (static_cast<pane::FrameFormat>(v)) {
+        case pane::FrameFormat::bgra8: return "bgra8";
+        case pane::FrameFormat::rgba8: return "rgba8";
+        case pane::FrameFormat::rgba10: return "rgba10";
+        case pane::FrameFormat::rgba16f: return "rgba16f";
+        case pane::FrameFormat::bgr_32: return "bgr_32";
+        case pane::FrameFormat::rgb_24: return "rgb_24";
+    }
+    return fmt::format("unknown({})", v);
+}
+
+std::string frame_flags_text(std::uint32_t flags) {
+    std::string s = fmt::format("{:#x}", flags);
+    if ((flags & pane::kFrameDamageValid) != 0) s += " damage";
+    if ((flags & pane::kFrameHdr) != 0) s += " hdr";
+    if ((flags & pane::kFrameHdrPq) != 0) s += " pq";
+    if ((flags & ~pane::kFrameFlagsKnown) != 0) s += " +unknown";
+    return s;
+}
+
+std::string rotation_text(std::uint32_t r) {
+    return r <= 3 ? fmt::format("{} deg", r * 90) : fmt::format("invalid({})", r);
+}
+
+std::string cursor_type_name(std::uint32_t v) {
+    switch (static_cast<pane::CursorType>(v)) {
+        case pane::CursorType::color: return "color";
+        case pane::CursorType::monochrome: return "monochrome";
+        case pane::CursorType::masked_color: return "masked_color";
+    }
+    return fmt::format("unknown({})", v);
+}
+
+// What pane::detail::seqlock_read returned: 0 = nothing published yet, 1 = torn on every attempt
+// (the producer kept writing, or died mid-write with seq odd), else the even seq copied under.
+std::string seqlock_state(std::uint64_t seq) {
+    if (seq == 0) return "none";
+    if (seq == 1) return "contended";
+    return "ok";
+}
+
 // ----- Snapshot: private copies of everything, validated ---------------------------------------
 
 // Which check of protocol 8.2 failed, for the report: AttachError::invalid_layout covers eight of
@@ -215,8 +269,73 @@ struct RingDetails {
     std::vector<pane::RingCursor> cursors;
 };
 
+// The display kinds. `error` is set when the channel fails the checks ConsumerSession applies
+// when it opens that kind (nothing else was read then); `violation` when what we copied under the
+// channel's own synchronisation breaks a rule a consumer checks on its data path (it would count
+// a violation, or stop reading): both make the region INVALID.
+
+struct FrameDetails {
+    std::string error;
+    pane::FrameControl control{};
+    pd::FrameGeometry geometry{};
+    std::vector<pane::FrameBufferState> buffers;  // buffer_count
+    std::vector<pane::FrameLease> leases;         // cursor_count (== max_consumers)
+    pane::RingControl ring{};                     // the descriptor ring's control block
+    bool same_host = false;                       // host_id != 0 and equal to ours
+    bool have_newest = false;                     // `newest` holds a stable copy
+    std::uint64_t newest_position = 0;
+    pane::FrameDescriptor newest{};
+    std::optional<double> newest_age_ms;  // now - producer_time_ns, only on the same host
+    std::string newest_note;              // why there is no newest descriptor
+    std::string violation;                // the newest descriptor is one a consumer refuses
+};
+
+struct CursorShapeDetails {
+    std::string error;
+    pane::CursorShapeControl control{};  // line 0 only (the immutable geometry)
+    pd::CursorShapeGeometry geometry{};
+    std::uint64_t seq_now = 0;  // seq, one load_acquire before the seqlock copy
+    std::uint64_t seq = 0;      // seqlock_read's result (see seqlock_state)
+    pane::CursorShapeHeader header{};  // meaningful when seq >= 2
+    bool valid = false;                // shape_valid(header, geometry)
+    std::string violation;
+};
+
+struct CursorPositionDetails {
+    std::string error;
+    std::uint64_t seq_now = 0;
+    std::uint64_t seq = 0;  // seqlock_read's result (see seqlock_state)
+    pd::PositionRegister reg{};  // meaningful when seq >= 2
+    std::uint64_t sleepers = 0;
+    std::string violation;
+};
+
+struct ControlDetails {
+    std::string error;
+    pane::ControlChannelControl control{};
+    std::vector<pane::ControlRingControl> rings;  // cursor_count (== max_consumers)
+};
+
 // One alternative per decoded channel kind; monostate = not decoded (see the extension point).
-using ChannelDetails = std::variant<std::monostate, RingDetails>;
+using ChannelDetails = std::variant<std::monostate, RingDetails, FrameDetails, CursorShapeDetails,
+                                    CursorPositionDetails, ControlDetails>;
+
+// The validation failures recorded in a channel's details, for Snapshot::problems().
+std::vector<std::string> detail_problems(const ChannelDetails& details) {
+    std::vector<std::string> p;
+    std::visit(
+        [&](const auto& d) {
+            using T = std::decay_t<decltype(d)>;
+            if constexpr (!std::is_same_v<T, std::monostate>) {
+                if (!d.error.empty()) p.push_back(d.error);
+                if constexpr (requires { d.violation; }) {
+                    if (!d.violation.empty()) p.push_back(d.violation);
+                }
+            }
+        },
+        details);
+    return p;
+}
 
 struct ChannelReport {
     pane::ChannelEntry entry{};
@@ -250,8 +369,8 @@ struct Snapshot {
             const auto& c = channels[i];
             const auto name = printable(pd::entry_name(c.entry));
             if (!c.error.empty()) p.push_back(fmt::format("channel #{} '{}': {}", i, name, c.error));
-            if (const auto* ring = std::get_if<RingDetails>(&c.details); ring && !ring->error.empty()) {
-                p.push_back(fmt::format("ring #{} '{}': {}", i, name, ring->error));
+            for (const auto& problem : detail_problems(c.details)) {
+                p.push_back(fmt::format("{} #{} '{}': {}", kind_name(c.entry.kind), i, name, problem));
             }
         }
     }
@@ -321,16 +440,334 @@ RingDetails read_ring(std::span<const std::byte> region, const pane::ChannelEntr
     return r;
 }
 
+// ----- Display channels: readers -------------------------------------------------------------
+// Each applies the checks of the matching ConsumerSession::frames / cursor_shape /
+// cursor_position / control (protocol 8.5) to a private copy of the channel's immutable control
+// structure, in the same order, and reads nothing else of the channel unless they all pass.
+// Where a check fails, the reader names the failing field; the verdict is the checks'.
+// Precondition of each: `e` passed check_entry against `h`, and `h` passed check_header against
+// `region`, so [e.offset, e.offset + e.size) lies inside the mapping.
+
+struct Expected {
+    std::string_view field;
+    std::uint64_t got;
+    std::uint64_t want;
+};
+
+// The first field whose copied value differs from the geometry's, or "" if all match.
+std::string first_mismatch(std::string_view structure, std::initializer_list<Expected> checks) {
+    for (const auto& c : checks) {
+        if (c.got != c.want) {
+            return fmt::format("{}.{} is {}, the geometry says {}", structure, c.field, c.got, c.want);
+        }
+    }
+    return {};
+}
+
+// Why check_ring refused the descriptor ring's line 0 (the verdict is check_ring's).
+std::string descriptor_ring_problem(const pane::RingControl& c, const pane::ChannelEntry& as_ring,
+                                    const pd::RingGeometry& g) {
+    if (c.policy != as_ring.policy) {
+        return fmt::format("descriptor ring policy is {}, expected {} (overwrite)", c.policy, as_ring.policy);
+    }
+    auto m = first_mismatch("descriptor ring RingControl",
+                            {{"capacity", c.capacity, g.capacity},
+                             {"element_size", c.element_size, g.element_size},
+                             {"slot_stride", c.slot_stride, g.slot_stride},
+                             {"cursor_count", c.cursor_count, g.cursor_count},
+                             {"cursors_offset", c.cursors_offset, g.cursors_offset},
+                             {"slots_offset", c.slots_offset, g.slots_offset}});
+    if (!m.empty()) return m;
+    if (c.flags != as_ring.flags) {
+        return fmt::format("descriptor ring flags {:#x} differ from the entry's {:#x}", c.flags, as_ring.flags);
+    }
+    if ((c.flags & ~pane::kRingFlagsKnown) != 0) return fmt::format("descriptor ring flags {:#x} has unknown bits", c.flags);
+    return "descriptor ring RingControl line 0 does not match (check_ring)";
+}
+
+// Why a stable descriptor is one FrameConsumer::acquire_latest refuses (protocol 10.7, 10.9
+// step 3.4), or "" if it would take it. The frame_fits verdict is frame_fits'.
+std::string descriptor_problem(const pane::FrameDescriptor& d, const pd::FrameGeometry& g) {
+    if (d.buffer_index >= g.buffer_count) {
+        return fmt::format("buffer_index {} >= buffer_count {}", d.buffer_index, g.buffer_count);
+    }
+    if (d.buffer_generation == 0 || d.buffer_generation >= (std::uint64_t{1} << 58)) {
+        return fmt::format("buffer_generation {} outside 1..2^58-1", d.buffer_generation);
+    }
+    if (pd::frame_fits(d, g)) return {};
+    if (d.format == 0 || d.format > pane::kMaxFrameFormat) return fmt::format("format {} is not a FrameFormat", d.format);
+    const std::uint64_t bpp = pane::bytes_per_pixel(static_cast<pane::FrameFormat>(d.format));
+    if (bpp > g.max_bytes_per_pixel) {
+        return fmt::format("format {} needs {} B/px, buffers are sized for {}", frame_format_name(d.format), bpp,
+                           g.max_bytes_per_pixel);
+    }
+    if (d.width == 0 || d.height == 0 || d.width > g.max_width || d.height > g.max_height) {
+        return fmt::format("size {}x{} outside 1x1..{}x{}", d.width, d.height, g.max_width, g.max_height);
+    }
+    if (std::uint64_t{d.stride} < std::uint64_t{d.width} * bpp) {
+        return fmt::format("stride {} < width x bpp {}", d.stride, std::uint64_t{d.width} * bpp);
+    }
+    if (std::uint64_t{d.stride} * d.height > g.buffer_size) {
+        return fmt::format("stride x height {} exceeds buffer_size {}", std::uint64_t{d.stride} * d.height,
+                           g.buffer_size);
+    }
+    if (d.rotation > 3) return fmt::format("rotation {} > 3", d.rotation);
+    if ((d.flags & ~pane::kFrameFlagsKnown) != 0) return fmt::format("flags {:#x} has unknown bits", d.flags);
+    if (d.damage_count > pane::kMaxDamageRects) return fmt::format("damage_count {} > 64", d.damage_count);
+    for (std::uint32_t i = 0; i < d.damage_count; ++i) {
+        const auto& r = d.damage[i];
+        if (std::uint64_t{r.x} + r.width <= d.width && std::uint64_t{r.y} + r.height <= d.height) continue;
+        return fmt::format("damage[{}] ({},{} {}x{}) outside the {}x{} frame", i, r.x, r.y, r.width, r.height,
+                           d.width, d.height);
+    }
+    return "breaks frame_fits";
+}
+
+// Why shape_valid refused a shape header (the verdict is shape_valid's).
+std::string shape_problem(const pane::CursorShapeHeader& h, const pd::CursorShapeGeometry& g) {
+    if (h.type == 0 || h.type > pane::kMaxCursorType) return fmt::format("type {} is not a CursorType", h.type);
+    if (h.width == 0 || h.height == 0 || h.width > g.max_dimension || h.height > g.max_dimension) {
+        return fmt::format("size {}x{} outside 1x1..{}x{}", h.width, h.height, g.max_dimension, g.max_dimension);
+    }
+    if (h.hotspot_x >= h.width || h.hotspot_y >= h.height) {
+        return fmt::format("hotspot {},{} outside the {}x{} shape", h.hotspot_x, h.hotspot_y, h.width, h.height);
+    }
+    const bool mono = h.type == static_cast<std::uint32_t>(pane::CursorType::monochrome);
+    const std::uint64_t min_pitch = mono ? (std::uint64_t{h.width} + 7) / 8 : std::uint64_t{h.width} * 4;
+    if (h.pitch < min_pitch) return fmt::format("pitch {} < {}", h.pitch, min_pitch);
+    const std::uint64_t size = std::uint64_t{h.pitch} * h.height * (mono ? 2 : 1);
+    if (size != h.data_size) return fmt::format("data_size {} differs from pitch x height{} = {}", h.data_size,
+                                                mono ? " x 2" : "", size);
+    return fmt::format("data_size {} exceeds the capacity {}", h.data_size, g.capacity);
+}
+
+// Copies the newest descriptor (position write_pos - 1) with the ring's seqlock read, as
+// FrameConsumer::acquire_latest would pop it after skip_to_latest, and checks it like that pop.
+void read_newest_descriptor(FrameDetails& f, const std::byte* ring) {
+    constexpr int kAttempts = 8;  // as acquire_latest: the producer may lap us meanwhile
+    const auto& g = f.geometry.ring;
+    const auto* control = reinterpret_cast<const pane::RingControl*>(ring);
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+        const std::uint64_t written = pd::load_acquire(control->write_pos);  // S2
+        if (written == f.ring.initial_position) {
+            f.newest_note = "no frame published yet";
+            return;
+        }
+        const std::uint64_t p = written - 1;
+        // Within the ring's validated slot area: the index is reduced by the checked capacity.
+        // read_slot only loads (a seqlock read into our copy); its parameter is just not const.
+        auto& slot = *reinterpret_cast<pane::RingSlotHeader*>(
+            const_cast<std::byte*>(ring + g.slots_offset + (p & (g.capacity - 1)) * g.slot_stride));
+        f.newest = pane::FrameDescriptor{};
+        std::uint32_t length = 0;
+        switch (pd::read_slot(slot, p, {bytes_of(f.newest), sizeof(pane::FrameDescriptor)}, g.element_size, length)) {
+            case pd::SlotRead::ready: {
+                f.have_newest = true;
+                f.newest_position = p;
+                std::string why = length != sizeof(pane::FrameDescriptor)
+                                      ? fmt::format("length {} is not {}", length, sizeof(pane::FrameDescriptor))
+                                      : descriptor_problem(f.newest, f.geometry);
+                if (!why.empty()) {
+                    f.violation = fmt::format("newest descriptor (position {}, serial {}): {} (a consumer stops: broken)",
+                                              p, f.newest.serial, why);
+                } else if (f.same_host) {
+                    const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            Clock::now().time_since_epoch()).count();
+                    f.newest_age_ms = static_cast<double>(now_ns - static_cast<std::int64_t>(f.newest.producer_time_ns)) / 1e6;
+                }
+                return;
+            }
+            case pd::SlotRead::lapped:
+            case pd::SlotRead::torn: continue;  // the producer moved on while we copied: take the newer one
+            case pd::SlotRead::empty:
+                f.newest_note = fmt::format("the slot of position {} (write_pos - 1) is not complete", p);
+                return;
+            case pd::SlotRead::too_long:
+            case pd::SlotRead::too_small:
+                f.violation = fmt::format("newest descriptor (position {}): length {} exceeds the element size {} "
+                                          "(a consumer stops: broken)", p, length, g.element_size);
+                return;
+        }
+    }
+    f.newest_note = "the producer kept overwriting the newest descriptor while we copied it";
+}
+
+// As ConsumerSession::frames, then the buffer states, leases, descriptor ring and newest descriptor.
+FrameDetails read_frames(std::span<const std::byte> region, const pane::ChannelEntry& e, const pane::RegionHeader& h) {
+    FrameDetails f;
+    if (e.size < sizeof(pane::FrameControl)) {
+        f.error = fmt::format("entry size {} is smaller than FrameControl ({} B)", e.size, sizeof(pane::FrameControl));
+        return f;
+    }
+    const std::byte* channel = region.data() + e.offset;
+    pd::copy_from_shared(bytes_of(f.control), channel, sizeof(pane::FrameControl));
+    const auto& c = f.control;
+    const auto g = pd::frame_geometry(c.buffer_count, c.max_width, c.max_height, c.max_bytes_per_pixel,
+                                      c.ring_capacity, h.max_consumers);
+    if (!g) {
+        f.error = fmt::format("no valid frame geometry for {} buffers of {}x{} x {} B/px, descriptor ring {}, {} cursors",
+                              c.buffer_count, c.max_width, c.max_height, c.max_bytes_per_pixel, c.ring_capacity,
+                              h.max_consumers);
+        return f;
+    }
+    if (g->total_size != e.size) {
+        f.error = fmt::format("entry size {} differs from the frame geometry's {}", e.size, g->total_size);
+        return f;
+    }
+    if (c.buffer_count != e.capacity) {
+        f.error = fmt::format("FrameControl.buffer_count {} differs from the entry's capacity {}", c.buffer_count,
+                              e.capacity);
+        return f;
+    }
+    f.error = first_mismatch("FrameControl", {{"buffer_size", c.buffer_size, g->buffer_size},
+                                              {"buffers_offset", c.buffers_offset, g->buffers_offset},
+                                              {"states_offset", c.states_offset, g->states_offset},
+                                              {"leases_offset", c.leases_offset, g->leases_offset},
+                                              {"ring_offset", c.ring_offset, g->ring_offset},
+                                              {"ring_size", c.ring_size, g->ring_size},
+                                              {"cursor_count", c.cursor_count, g->cursor_count}});
+    if (!f.error.empty()) return f;
+    // The embedded descriptor ring, checked like any ring (line 0 only, as the consumer does).
+    const std::byte* ring = channel + g->ring_offset;
+    pd::copy_from_shared(bytes_of(f.ring), ring, offsetof(pane::RingControl, write_pos));
+    pane::ChannelEntry as_ring{};
+    as_ring.flags = e.flags;
+    as_ring.size = g->ring_size;
+    as_ring.element_size = sizeof(pane::FrameDescriptor);
+    as_ring.capacity = g->ring_capacity;
+    as_ring.policy = static_cast<std::uint32_t>(pane::RingPolicy::overwrite);
+    if (!pd::check_ring(as_ring, f.ring, g->cursor_count)) {
+        f.error = descriptor_ring_problem(f.ring, as_ring, g->ring);
+        return f;
+    }
+    f.geometry = *g;
+    f.buffers.resize(g->buffer_count);
+    pd::copy_from_shared(reinterpret_cast<std::byte*>(f.buffers.data()), channel + g->states_offset,
+                         f.buffers.size() * sizeof(pane::FrameBufferState));
+    f.leases.resize(g->cursor_count);
+    pd::copy_from_shared(reinterpret_cast<std::byte*>(f.leases.data()), channel + g->leases_offset,
+                         f.leases.size() * sizeof(pane::FrameLease));
+    constexpr std::size_t kLine1 = offsetof(pane::RingControl, write_pos);
+    pd::copy_from_shared(bytes_of(f.ring) + kLine1, ring + kLine1, sizeof(pane::RingControl) - kLine1);
+    f.same_host = c.host_id != 0 && c.host_id == pd::host_id();
+    read_newest_descriptor(f, ring);
+    return f;
+}
+
+// As ConsumerSession::cursor_shape, then the header under the shape's seqlock.
+CursorShapeDetails read_cursor_shape(std::span<const std::byte> region, const pane::ChannelEntry& e) {
+    CursorShapeDetails s;
+    if (e.size < sizeof(pane::CursorShapeControl)) {
+        s.error = fmt::format("entry size {} is smaller than CursorShapeControl ({} B)", e.size,
+                              sizeof(pane::CursorShapeControl));
+        return s;
+    }
+    const std::byte* channel = region.data() + e.offset;
+    pd::copy_from_shared(bytes_of(s.control), channel, offsetof(pane::CursorShapeControl, seq));
+    const auto g = pd::cursor_shape_geometry(s.control.max_dimension);
+    if (!g) {
+        s.error = fmt::format("no valid cursor shape geometry for max_dimension {} (1..{})", s.control.max_dimension,
+                              pd::kMaxCursorDimension);
+        return s;
+    }
+    if (g->total_size != e.size) {
+        s.error = fmt::format("entry size {} differs from the cursor shape geometry's {}", e.size, g->total_size);
+        return s;
+    }
+    s.error = first_mismatch("CursorShapeControl", {{"capacity", s.control.capacity, g->capacity},
+                                                    {"data_offset", s.control.data_offset, g->data_offset}});
+    if (!s.error.empty()) return s;
+    s.geometry = *g;
+    const auto* live = reinterpret_cast<const pane::CursorShapeControl*>(channel);
+    s.seq_now = pd::load_acquire(live->seq);  // C1
+    s.seq = pd::seqlock_read(live->seq, bytes_of(s.header), reinterpret_cast<const std::byte*>(&live->header),
+                             sizeof(pane::CursorShapeHeader));
+    if (s.seq >= 2) {
+        s.valid = pd::shape_valid(s.header, s.geometry);
+        if (!s.valid) {
+            s.violation = fmt::format("current shape (serial {}): {} (a consumer counts a violation)", s.header.serial,
+                                      shape_problem(s.header, s.geometry));
+        }
+    }
+    return s;
+}
+
+// As ConsumerSession::cursor_position (the size is all it checks), then the register under its
+// seqlock and the sleepers word.
+CursorPositionDetails read_cursor_position(std::span<const std::byte> region, const pane::ChannelEntry& e) {
+    CursorPositionDetails s;
+    if (e.size != pd::kCursorPositionSize) {
+        s.error = fmt::format("entry size {} is not {} (sizeof CursorPositionControl)", e.size, pd::kCursorPositionSize);
+        return s;
+    }
+    const auto* live = reinterpret_cast<const pane::CursorPositionControl*>(region.data() + e.offset);
+    s.seq_now = pd::load_acquire(live->seq);  // C1
+    s.seq = pd::seqlock_read(live->seq, bytes_of(s.reg), reinterpret_cast<const std::byte*>(&live->x),
+                             sizeof(pd::PositionRegister));
+    s.sleepers = pd::load_relaxed(live->sleepers);
+    if (s.seq >= 2 && s.reg.visible > 1) {
+        s.violation = fmt::format("position (serial {}): visible is {}, not 0 or 1 (a consumer counts a violation)",
+                                  s.reg.serial, s.reg.visible);
+    }
+    return s;
+}
+
+// As ConsumerSession::control, then each ring's control block.
+ControlDetails read_control(std::span<const std::byte> region, const pane::ChannelEntry& e, const pane::RegionHeader& h) {
+    ControlDetails k;
+    if (e.size < sizeof(pane::ControlChannelControl)) {
+        k.error = fmt::format("entry size {} is smaller than ControlChannelControl ({} B)", e.size,
+                              sizeof(pane::ControlChannelControl));
+        return k;
+    }
+    const std::byte* channel = region.data() + e.offset;
+    pd::copy_from_shared(bytes_of(k.control), channel, sizeof(pane::ControlChannelControl));
+    const auto& c = k.control;
+    const auto g = pd::control_geometry(c.capacity, c.element_size, h.max_consumers);
+    if (!g) {
+        k.error = fmt::format("no valid control geometry for capacity {}, element size {}, {} rings", c.capacity,
+                              c.element_size, h.max_consumers);
+        return k;
+    }
+    if (g->total_size != e.size) {
+        k.error = fmt::format("entry size {} differs from the control geometry's {}", e.size, g->total_size);
+        return k;
+    }
+    k.error = first_mismatch("ControlChannelControl", {{"cursor_count", c.cursor_count, g->cursor_count},
+                                                       {"slot_stride", c.slot_stride, g->slot_stride},
+                                                       {"rings_offset", c.rings_offset, g->rings_offset},
+                                                       {"ring_size", c.ring_size, g->ring_size}});
+    if (!k.error.empty()) return k;
+    if (c.capacity != e.capacity || c.element_size != e.element_size) {
+        k.error = fmt::format("ControlChannelControl capacity {} / element_size {} differ from the entry's {} / {}",
+                              c.capacity, c.element_size, e.capacity, e.element_size);
+        return k;
+    }
+    k.rings.resize(g->cursor_count);
+    constexpr std::size_t kProducerLine = offsetof(pane::ControlRingControl, read_pos);
+    for (std::uint32_t i = 0; i < g->cursor_count; ++i) {
+        const std::byte* base = channel + g->rings_offset + std::uint64_t{i} * g->ring_size;
+        auto* copy = bytes_of(k.rings[i]);
+        // The producer's line first: with this fence (pairs with its store_release of read_pos,
+        // K3, made after it read write_pos) the write_pos we copy next is not behind read_pos.
+        pd::copy_from_shared(copy + kProducerLine, base + kProducerLine,
+                             sizeof(pane::ControlRingControl) - kProducerLine);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        pd::copy_from_shared(copy, base, kProducerLine);
+    }
+    return k;
+}
+
 // ===============================================================================================
 // EXTENSION POINT: per-kind channel details.
 //
-// Only rings are decoded so far. To decode frames, cursor_shape, cursor_position or control:
-//   1. add a details struct to ChannelDetails;
+// Every 1.0 kind is decoded. To decode a new kind:
+//   1. add a details struct to ChannelDetails (with `error`, and `violation` if it has one);
 //   2. write a reader like read_ring: recompute the channel's geometry from the entry's validated
 //      fields and require it to equal entry.size BEFORE reading one byte of channel memory; copy
-//      with copy_from_shared; keep no pointer into the region;
+//      with copy_from_shared (or a seqlock read); keep no pointer into the region;
 //   3. call it from decode_channel_details and print it from print_channel_details (text and
-//      JSON), and report its validation failures in Snapshot::problems().
+//      JSON); detail_problems() reports its `error` and `violation` in Snapshot::problems().
 // The switches have no default so that a new ChannelKind value is a compiler warning here.
 // ===============================================================================================
 
@@ -338,21 +775,35 @@ ChannelDetails decode_channel_details(pane::ChannelKind kind, std::span<const st
                                       const pane::ChannelEntry& e, const pane::RegionHeader& h) {
     switch (kind) {
         case pane::ChannelKind::ring: return read_ring(region, e, h);
-        case pane::ChannelKind::frames:
-        case pane::ChannelKind::cursor_shape:
-        case pane::ChannelKind::cursor_position:
-        case pane::ChannelKind::control: return std::monostate{};  // not decoded yet
+        case pane::ChannelKind::frames: return read_frames(region, e, h);
+        case pane::ChannelKind::cursor_shape: return read_cursor_shape(region, e);
+        case pane::ChannelKind::cursor_position: return read_cursor_position(region, e);
+        case pane::ChannelKind::control: return read_control(region, e, h);
     }
     return std::monostate{};  // unknown kinds are ignored (protocol section 10)
 }
 
 enum class Format { text, json };
 
-std::string cursor_claim_status(const pane::RingCursor& c, const pane::ConsumerSlot& slot) {
-    if (slot.claim != c.claim) return fmt::format("stale (slot claim {})", slot.claim);
-    if (!pd::claim_held(c.claim)) return "stale (even claim)";
-    if (slot.reaped_claim == c.claim) return "stale (reaped)";
+// --watch: cursor position updates per second, by channel index (nullopt: not measured yet).
+using ChannelRates = std::vector<std::optional<double>>;
+
+// Whether a per-slot claim (ring cursor, frame lease, control ring) belongs to the slot's holder.
+std::string claim_status(std::uint64_t claim, const pane::ConsumerSlot& slot) {
+    if (slot.claim != claim) return fmt::format("stale (slot claim {})", slot.claim);
+    if (!pd::claim_held(claim)) return "stale (even claim)";
+    if (slot.reaped_claim == claim) return "stale (reaped)";
     return "current";
+}
+
+std::string cursor_claim_status(const pane::RingCursor& c, const pane::ConsumerSlot& slot) {
+    return claim_status(c.claim, slot);
+}
+
+std::string json_or_null(const std::string& s) { return s.empty() ? std::string("null") : json_string(s); }
+
+std::string json_number(const std::optional<double>& v) {
+    return v ? fmt::format("{:.3f}", *v) : std::string("null");
 }
 
 void print_ring(const RingDetails& r, const pane::ChannelEntry& e, std::size_t index, const Snapshot& snap,
@@ -410,6 +861,282 @@ void print_ring(const RingDetails& r, const pane::ChannelEntry& e, std::size_t i
     }
 }
 
+// The lease word of a FrameLease: (generation << 6) | buffer_index, 0 = none.
+std::string lease_text(std::uint64_t lease, const FrameDetails& f) {
+    if (lease == 0) return "none";
+    const auto index = static_cast<std::uint32_t>(lease & 63u);
+    const std::uint64_t generation = lease >> 6;
+    std::string s = fmt::format("buffer {} gen {}", index, generation);
+    if (index >= f.buffers.size()) return s + " (index out of range)";
+    if (f.buffers[index].generation != generation) s += fmt::format(" (buffer now gen {})", f.buffers[index].generation);
+    return s;
+}
+
+std::string host_text(const FrameDetails& f) {
+    const std::uint64_t ours = pd::host_id();
+    if (f.control.host_id == 0) return fmt::format("{} (unknown: producer_time_ns is never compared)", hex64(0));
+    if (f.same_host) return fmt::format("{} (this machine: producer_time_ns is on our clock)", hex64(f.control.host_id));
+    return fmt::format("{} (another host or guest; ours is {})", hex64(f.control.host_id), hex64(ours));
+}
+
+void print_frames(const FrameDetails& f, const pane::ChannelEntry& e, std::size_t index, const Snapshot& snap,
+                  Format format, std::string& out) {
+    const auto& c = f.control;
+    if (format == Format::json) {
+        if (!f.error.empty()) {
+            put(out, "{{\"decoded\":false,\"error\":{}}}", json_string(f.error));
+            return;
+        }
+        const auto& r = f.ring;
+        put(out,
+            "{{\"decoded\":true,\"error\":null,\"buffer_count\":{},\"buffer_size\":{},\"max_width\":{},"
+            "\"max_height\":{},\"max_bytes_per_pixel\":{},\"buffers_offset\":{},\"ring_capacity\":{},"
+            "\"descriptor_size\":{},\"host_id\":\"{}\",\"our_host_id\":\"{}\",\"same_host\":{},\"buffers\":[",
+            c.buffer_count, c.buffer_size, c.max_width, c.max_height, c.max_bytes_per_pixel, c.buffers_offset,
+            c.ring_capacity, sizeof(pane::FrameDescriptor), hex64(c.host_id), hex64(pd::host_id()), f.same_host);
+        for (std::size_t b = 0; b < f.buffers.size(); ++b) {
+            const auto& st = f.buffers[b];
+            put(out,
+                "{}{{\"index\":{},\"generation\":{},\"reuse_intent\":{},\"serial\":{},\"rows_ready\":{},"
+                "\"rows_total\":{}}}",
+                b == 0 ? "" : ",", b, st.generation, st.reuse_intent, st.serial, st.rows_ready, st.rows_total);
+        }
+        put(out,
+            "],\"descriptor_ring\":{{\"write_pos\":{},\"initial_position\":{},\"published\":{},\"sleepers\":\"{}\","
+            "\"sleeper_slots\":[{}]}},\"newest\":",
+            r.write_pos, r.initial_position, r.write_pos - r.initial_position, hex64(r.sleepers),
+            sleeper_list(r.sleepers));
+        if (f.have_newest) {
+            const auto& d = f.newest;
+            put(out,
+                "{{\"position\":{},\"serial\":{},\"buffer_index\":{},\"buffer_generation\":{},\"format\":{},"
+                "\"format_value\":{},\"width\":{},\"height\":{},\"stride\":{},\"rotation\":{},\"flags\":{},"
+                "\"damage_count\":{},\"frames_dropped\":{},\"frame_interval_ms\":{:.3f},"
+                "\"capture_duration_ms\":{:.3f},\"producer_time_ns\":{},\"age_ms\":{},\"valid\":{},\"error\":{}}}",
+                f.newest_position, d.serial, d.buffer_index, d.buffer_generation,
+                json_string(frame_format_name(d.format)), d.format, d.width, d.height, d.stride, d.rotation, d.flags,
+                d.damage_count, d.frames_dropped, static_cast<double>(d.frame_interval_ns) / 1e6,
+                static_cast<double>(d.capture_duration_ns) / 1e6, d.producer_time_ns, json_number(f.newest_age_ms),
+                f.violation.empty(), json_or_null(f.violation));
+        } else {
+            put(out, "null");
+        }
+        put(out, ",\"newest_note\":{},\"violation\":{},\"leases\":[", json_or_null(f.newest_note),
+            json_or_null(f.violation));
+        bool first = true;
+        for (std::size_t i = 0; i < f.leases.size(); ++i) {
+            const auto& l = f.leases[i];
+            if (l.claim == 0) continue;
+            const auto status = claim_status(l.claim, snap.slots[i]);
+            const auto leased_index = static_cast<std::uint32_t>(l.lease & 63u);
+            put(out,
+                "{}{{\"slot\":{},\"claim\":{},\"claim_current\":{},\"claim_status\":{},\"lease\":{},"
+                "\"leased_buffer\":{},\"leased_generation\":{},\"leased_generation_current\":{},\"frames_read\":{},"
+                "\"frames_skipped\":{}}}",
+                first ? "" : ",", i, l.claim, status == "current", json_string(status), l.lease,
+                l.lease == 0 ? std::string("null") : fmt::format("{}", leased_index),
+                l.lease == 0 ? std::string("null") : fmt::format("{}", l.lease >> 6),
+                l.lease != 0 && leased_index < f.buffers.size() &&
+                    f.buffers[leased_index].generation == (l.lease >> 6),
+                l.frames_read, l.frames_skipped);
+            first = false;
+        }
+        put(out, "]}}");
+        return;
+    }
+    put(out, "\nFrames #{} '{}'", index, printable(pd::entry_name(e)));
+    if (!f.error.empty()) {
+        put(out, "\n  INVALID: {}\n", f.error);
+        return;
+    }
+    put(out, ": {} buffers x {} B, max {}x{} x {} B/px, descriptor ring {} x {} B\n", c.buffer_count, c.buffer_size,
+        c.max_width, c.max_height, c.max_bytes_per_pixel, c.ring_capacity, sizeof(pane::FrameDescriptor));
+    put(out, "  host_id {}\n", host_text(f));
+    put(out, "  {:>6}  {:>12}  {:>12}  {:>12}  {}\n", "buffer", "generation", "reuse_intent", "serial", "rows ready");
+    for (std::size_t b = 0; b < f.buffers.size(); ++b) {
+        const auto& st = f.buffers[b];
+        put(out, "  {:>6}  {:>12}  {:>12}  {:>12}  {}/{}\n", b, st.generation, st.reuse_intent, st.serial,
+            st.rows_ready, st.rows_total);
+    }
+    const auto& r = f.ring;
+    put(out, "  descriptors: write_pos {} ({} published since initial position {}), sleepers {}{}\n", r.write_pos,
+        r.write_pos - r.initial_position, r.initial_position, hex64(r.sleepers),
+        r.sleepers != 0 ? fmt::format(" (slots {})", sleeper_list(r.sleepers)) : std::string());
+    if (f.have_newest) {
+        const auto& d = f.newest;
+        put(out, "  newest (position {}): serial {}, buffer {} gen {}, {} {}x{}, stride {}, rotation {}, flags {}\n",
+            f.newest_position, d.serial, d.buffer_index, d.buffer_generation, frame_format_name(d.format), d.width,
+            d.height, d.stride, rotation_text(d.rotation), frame_flags_text(d.flags));
+        put(out, "    damage {}, frames_dropped {}, interval {:.2f} ms, capture {:.2f} ms, age {}\n", d.damage_count,
+            d.frames_dropped, static_cast<double>(d.frame_interval_ns) / 1e6,
+            static_cast<double>(d.capture_duration_ns) / 1e6,
+            f.newest_age_ms ? fmt::format("{:.2f} ms", *f.newest_age_ms)
+                            : std::string(f.same_host ? "-" : "- (not on our clock)"));
+    } else {
+        put(out, "  newest: none ({})\n", f.newest_note);
+    }
+    if (!f.violation.empty()) put(out, "  INVALID: {}\n", f.violation);
+    std::size_t open = 0;
+    for (const auto& l : f.leases) open += l.claim != 0 ? 1 : 0;
+    if (open == 0) {
+        put(out, "  no consumer has the channel open\n");
+        return;
+    }
+    put(out, "  {:>4}  {:>8}  {:<24}  {:<28}  {:>11}  {:>14}\n", "slot", "claim", "claim is", "lease", "frames_read",
+        "frames_skipped");
+    for (std::size_t i = 0; i < f.leases.size(); ++i) {
+        const auto& l = f.leases[i];
+        if (l.claim == 0) continue;
+        put(out, "  {:>4}  {:>8}  {:<24}  {:<28}  {:>11}  {:>14}\n", i, l.claim, claim_status(l.claim, snap.slots[i]),
+            lease_text(l.lease, f), l.frames_read, l.frames_skipped);
+    }
+}
+
+void print_cursor_shape(const CursorShapeDetails& s, const pane::ChannelEntry& e, std::size_t index, Format format,
+                        std::string& out) {
+    const auto& h = s.header;
+    if (format == Format::json) {
+        if (!s.error.empty()) {
+            put(out, "{{\"decoded\":false,\"error\":{}}}", json_string(s.error));
+            return;
+        }
+        put(out,
+            "{{\"decoded\":true,\"error\":null,\"capacity\":{},\"max_dimension\":{},\"data_offset\":{},\"seq\":{},"
+            "\"shapes_published\":{},\"state\":{},\"shape\":",
+            s.control.capacity, s.control.max_dimension, s.control.data_offset, s.seq_now, s.seq_now / 2,
+            json_string(seqlock_state(s.seq)));
+        if (s.seq >= 2) {
+            put(out,
+                "{{\"seq\":{},\"serial\":{},\"type\":{},\"type_value\":{},\"width\":{},\"height\":{},\"pitch\":{},"
+                "\"hotspot_x\":{},\"hotspot_y\":{},\"data_size\":{},\"valid\":{},\"error\":{}}}",
+                s.seq, h.serial, json_string(cursor_type_name(h.type)), h.type, h.width, h.height, h.pitch,
+                h.hotspot_x, h.hotspot_y, h.data_size, s.valid, json_or_null(s.violation));
+        } else {
+            put(out, "null");
+        }
+        put(out, "}}");
+        return;
+    }
+    put(out, "\nCursor shape #{} '{}'", index, printable(pd::entry_name(e)));
+    if (!s.error.empty()) {
+        put(out, "\n  INVALID: {}\n", s.error);
+        return;
+    }
+    put(out, ": max {}x{}, capacity {} B\n", s.control.max_dimension, s.control.max_dimension, s.control.capacity);
+    put(out, "  seq {} ({} shapes complete{})\n", s.seq_now, s.seq_now / 2,
+        (s.seq_now & 1u) != 0 ? ", the next one being written" : "");
+    if (s.seq == 0) {
+        put(out, "  no shape published yet\n");
+    } else if (s.seq == 1) {
+        put(out, "  shape: contended (seq stayed odd or changed during every copy attempt)\n");
+    } else {
+        put(out, "  shape serial {}: {} {}x{}, pitch {}, hotspot {},{}, data {} B, {}\n", h.serial,
+            cursor_type_name(h.type), h.width, h.height, h.pitch, h.hotspot_x, h.hotspot_y, h.data_size,
+            s.valid ? "valid" : "INVALID");
+    }
+    if (!s.violation.empty()) put(out, "  INVALID: {}\n", s.violation);
+}
+
+void print_cursor_position(const CursorPositionDetails& s, const pane::ChannelEntry& e, std::size_t index,
+                           const ChannelRates* rates, Format format, std::string& out) {
+    const auto& r = s.reg;
+    // A plain flag and value rather than std::optional<double>: GCC 12 at -O2 warns (falsely)
+    // that the optional's value may be used uninitialised inside fmt.
+    const bool has_rate = rates != nullptr && index < rates->size() && (*rates)[index].has_value();
+    const double rate_value = has_rate ? *(*rates)[index] : 0.0;
+    if (format == Format::json) {
+        if (!s.error.empty()) {
+            put(out, "{{\"decoded\":false,\"error\":{}}}", json_string(s.error));
+            return;
+        }
+        put(out, "{{\"decoded\":true,\"error\":null,\"seq\":{},\"updates_published\":{},\"state\":{},\"position\":",
+            s.seq_now, s.seq_now / 2, json_string(seqlock_state(s.seq)));
+        if (s.seq >= 2) {
+            put(out,
+                "{{\"seq\":{},\"x\":{},\"y\":{},\"visible\":{},\"visible_value\":{},\"shape_serial\":{},"
+                "\"serial\":{},\"valid\":{},\"error\":{}}}",
+                s.seq, r.x, r.y, r.visible == 1, r.visible, r.shape_serial, r.serial, s.violation.empty(),
+                json_or_null(s.violation));
+        } else {
+            put(out, "null");
+        }
+        put(out, ",\"sleepers\":\"{}\",\"sleeper_slots\":[{}]", hex64(s.sleepers), sleeper_list(s.sleepers));
+        if (rates != nullptr) put(out, ",\"updates_per_s\":{}", has_rate ? fmt::format("{}", rate_value) : std::string("null"));
+        put(out, "}}");
+        return;
+    }
+    put(out, "\nCursor position #{} '{}'\n", index, printable(pd::entry_name(e)));
+    if (!s.error.empty()) {
+        put(out, "  INVALID: {}\n", s.error);
+        return;
+    }
+    put(out, "  seq {} ({} updates complete{})\n", s.seq_now, s.seq_now / 2,
+        (s.seq_now & 1u) != 0 ? ", the next one being written" : "");
+    if (s.seq == 0) {
+        put(out, "  no position published yet\n");
+    } else if (s.seq == 1) {
+        put(out, "  position: contended (seq stayed odd or changed during every copy attempt)\n");
+    } else {
+        put(out, "  serial {}: x {}, y {}, {}, shape_serial {}\n", r.serial, r.x, r.y,
+            r.visible == 0 ? "hidden" : r.visible == 1 ? "visible" : fmt::format("visible={}", r.visible),
+            r.shape_serial);
+    }
+    put(out, "  sleepers {}{}\n", hex64(s.sleepers),
+        s.sleepers != 0 ? fmt::format(" (slots {})", sleeper_list(s.sleepers)) : std::string());
+    if (rates != nullptr) put(out, "  rate {} updates/s\n", has_rate ? fmt::format("{:.1f}", rate_value) : std::string("-"));
+    if (!s.violation.empty()) put(out, "  INVALID: {}\n", s.violation);
+}
+
+void print_control(const ControlDetails& k, const pane::ChannelEntry& e, std::size_t index, const Snapshot& snap,
+                   Format format, std::string& out) {
+    const auto& c = k.control;
+    if (format == Format::json) {
+        if (!k.error.empty()) {
+            put(out, "{{\"decoded\":false,\"error\":{}}}", json_string(k.error));
+            return;
+        }
+        put(out,
+            "{{\"decoded\":true,\"error\":null,\"capacity\":{},\"element_size\":{},\"slot_stride\":{},"
+            "\"ring_size\":{},\"ring_count\":{},\"rings\":[",
+            c.capacity, c.element_size, c.slot_stride, c.ring_size, c.cursor_count);
+        bool first = true;
+        for (std::size_t i = 0; i < k.rings.size(); ++i) {
+            const auto& r = k.rings[i];
+            if (r.claim == 0) continue;
+            const auto status = claim_status(r.claim, snap.slots[i]);
+            put(out,
+                "{}{{\"slot\":{},\"claim\":{},\"claim_current\":{},\"claim_status\":{},\"write_pos\":{},"
+                "\"read_pos\":{},\"pending\":{},\"accepted\":{},\"rejected\":{}}}",
+                first ? "" : ",", i, r.claim, status == "current", json_string(status), r.write_pos, r.read_pos,
+                pd::position_diff(r.write_pos, r.read_pos), r.accepted, r.rejected);
+            first = false;
+        }
+        put(out, "]}}");
+        return;
+    }
+    put(out, "\nControl #{} '{}'", index, printable(pd::entry_name(e)));
+    if (!k.error.empty()) {
+        put(out, "\n  INVALID: {}\n", k.error);
+        return;
+    }
+    put(out, ": {} rings of {} x {} B (slot stride {})\n", c.cursor_count, c.capacity, c.element_size, c.slot_stride);
+    std::size_t open = 0;
+    for (const auto& r : k.rings) open += r.claim != 0 ? 1 : 0;
+    if (open == 0) {
+        put(out, "  no consumer has its ring open\n");
+        return;
+    }
+    put(out, "  {:>4}  {:>8}  {:<24}  {:>12}  {:>12}  {:>8}  {:>10}  {:>10}\n", "slot", "claim", "claim is",
+        "write_pos", "read_pos", "pending", "accepted", "rejected");
+    for (std::size_t i = 0; i < k.rings.size(); ++i) {
+        const auto& r = k.rings[i];
+        if (r.claim == 0) continue;
+        put(out, "  {:>4}  {:>8}  {:<24}  {:>12}  {:>12}  {:>8}  {:>10}  {:>10}\n", i, r.claim,
+            claim_status(r.claim, snap.slots[i]), r.write_pos, r.read_pos, pd::position_diff(r.write_pos, r.read_pos),
+            r.accepted, r.rejected);
+    }
+}
+
 void print_not_decoded(const pane::ChannelEntry& e, std::size_t index, std::string_view what, Format format,
                        std::string& out) {
     if (format == Format::json) {
@@ -420,21 +1147,41 @@ void print_not_decoded(const pane::ChannelEntry& e, std::size_t index, std::stri
 }
 
 // Text: a section per channel. JSON: the value of the channel's "details" member.
+// `rates` is null outside --watch.
 void print_channel_details(pane::ChannelKind kind, const ChannelReport& channel, std::size_t index,
-                           const Snapshot& snap, Format format, std::string& out) {
+                           const Snapshot& snap, const ChannelRates* rates, Format format, std::string& out) {
+    const auto& d = channel.details;
     switch (kind) {
         case pane::ChannelKind::ring:
-            if (const auto* ring = std::get_if<RingDetails>(&channel.details)) {
+            if (const auto* ring = std::get_if<RingDetails>(&d)) {
                 print_ring(*ring, channel.entry, index, snap, format, out);
                 return;
             }
             break;
         case pane::ChannelKind::frames:
+            if (const auto* frames = std::get_if<FrameDetails>(&d)) {
+                print_frames(*frames, channel.entry, index, snap, format, out);
+                return;
+            }
+            break;
         case pane::ChannelKind::cursor_shape:
+            if (const auto* shape = std::get_if<CursorShapeDetails>(&d)) {
+                print_cursor_shape(*shape, channel.entry, index, format, out);
+                return;
+            }
+            break;
         case pane::ChannelKind::cursor_position:
+            if (const auto* position = std::get_if<CursorPositionDetails>(&d)) {
+                print_cursor_position(*position, channel.entry, index, rates, format, out);
+                return;
+            }
+            break;
         case pane::ChannelKind::control:
-            print_not_decoded(channel.entry, index, "details not yet decoded", format, out);
-            return;
+            if (const auto* control = std::get_if<ControlDetails>(&d)) {
+                print_control(*control, channel.entry, index, snap, format, out);
+                return;
+            }
+            break;
     }
     print_not_decoded(channel.entry, index, "unknown kind, ignored", format, out);
 }
@@ -503,6 +1250,7 @@ struct Liveness {
         bool moved = false;
     };
     std::vector<Slot> slots;
+    ChannelRates channel_rates;  // by channel index: cursor position updates/s since the last refresh
     [[nodiscard]] bool producer_stale() const { return producer_age > kStaleAfter; }
 };
 
@@ -515,6 +1263,7 @@ public:
             return l;
         }
         const auto& h = s.header;
+        const bool same_epoch = have_ && h.epoch == epoch_;
         // A new epoch restarts the producer's counter at 0: start measuring again.
         if (!have_ || h.epoch != epoch_ || h.producer_heartbeat < beat_) {
             beat_moved_at_ = now;
@@ -547,6 +1296,25 @@ public:
             }
             l.slots.push_back({now - seen.moved_at, seen.moved});
         }
+
+        // Cursor position update rate: completed updates (seq / 2) per second of our clock.
+        l.channel_rates.assign(s.channels.size(), std::nullopt);
+        if (positions_.size() != s.channels.size()) positions_.assign(s.channels.size(), PositionSeen{});
+        for (std::size_t i = 0; i < s.channels.size(); ++i) {
+            PositionSeen& seen = positions_[i];
+            const auto* p = std::get_if<CursorPositionDetails>(&s.channels[i].details);
+            if (p == nullptr || !p->error.empty()) {
+                seen = PositionSeen{};
+                continue;
+            }
+            const std::uint64_t updates = p->seq_now / 2;
+            const auto offset = s.channels[i].entry.offset;
+            if (seen.seen && same_epoch && seen.offset == offset && updates >= seen.updates) {
+                const double dt = std::chrono::duration<double>(now - seen.at).count();
+                if (dt > 0) l.channel_rates[i] = static_cast<double>(updates - seen.updates) / dt;
+            }
+            seen = PositionSeen{true, offset, updates, now};
+        }
         return l;
     }
 
@@ -558,6 +1326,12 @@ private:
         bool moved = false;
         bool seen = false;
     };
+    struct PositionSeen {
+        bool seen = false;
+        std::uint64_t offset = 0;   // the channel's, so a changed table restarts the measurement
+        std::uint64_t updates = 0;  // seq / 2
+        Clock::time_point at{};
+    };
     bool have_ = false;
     std::uint64_t epoch_ = 0;
     std::uint64_t beat_ = 0;
@@ -565,6 +1339,7 @@ private:
     Clock::time_point beat_moved_at_{};
     bool beat_moved_ = false;
     std::vector<SlotSeen> slots_;
+    std::vector<PositionSeen> positions_;
 };
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
@@ -657,7 +1432,8 @@ void render_text(const Snapshot& s, const Source& src, const Liveness* live, std
         for (std::size_t i = 0; i < s.channels.size(); ++i) {
             const auto& c = s.channels[i];
             if (!c.error.empty()) continue;  // never decoded: its offset is not trusted
-            print_channel_details(static_cast<pane::ChannelKind>(c.entry.kind), c, i, s, Format::text, out);
+            print_channel_details(static_cast<pane::ChannelKind>(c.entry.kind), c, i, s,
+                                  live != nullptr ? &live->channel_rates : nullptr, Format::text, out);
         }
     }
 
@@ -712,7 +1488,8 @@ void render_json(const Snapshot& s, const Source& src, const Liveness* live, std
             e.offset, e.size, e.element_size, e.capacity, json_string(policy_name(e)), e.policy, e.flags,
             c.error.empty(), c.error.empty() ? std::string("null") : json_string(c.error));
         if (c.error.empty()) {
-            print_channel_details(static_cast<pane::ChannelKind>(e.kind), c, i, s, Format::json, out);
+            print_channel_details(static_cast<pane::ChannelKind>(e.kind), c, i, s,
+                                  live != nullptr ? &live->channel_rates : nullptr, Format::json, out);
         } else {
             put(out, "null");
         }
