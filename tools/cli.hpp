@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <unistd.h>
@@ -69,6 +70,24 @@ private:
     std::map<std::string, std::string> values_;
     std::vector<std::string> positional_;
 };
+
+// A JSON string literal for any bytes: quotes and backslashes escaped, control and non-ASCII
+// bytes as \u00XX (names read from a hostile region must not break the output or a terminal).
+inline std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20 || u >= 0x7f) {
+            out += fmt::format("\\u{:04x}", u);
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
 
 struct Percentiles {
     double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;

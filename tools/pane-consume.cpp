@@ -743,21 +743,7 @@ void print_text(const Report& r, const Stats& st, const Config& cfg) {
     fmt::print("\n  result: {}\n", r.ok ? "OK, everything received verified" : "FAILED");
 }
 
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (u < 0x20) {
-            out += fmt::format("\\u{:04x}", u);
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
-}
+using pane_tools::json_string;
 
 void print_json(const Report& r, const Stats& st, const Config& cfg) {
     const std::uint64_t frames = get(st.frames);

@@ -160,21 +160,7 @@ std::string printable(std::string_view s) {
 }
 
 // A JSON string literal; bytes outside printable ASCII become \u00XX (names are ASCII by spec).
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (u < 0x20 || u >= 0x7f) {
-            out += fmt::format("\\u{:04x}", u);
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
-}
+using pane_tools::json_string;
 
 std::string sleeper_list(std::uint64_t mask) {
     std::string s;
