@@ -51,6 +51,9 @@ struct FileBacking final : Mapping::Backing {
     std::uint64_t actual = size;
     if (regular) {
         if (!exists) {
+            // A missing directory is not_found, not a permission problem.
+            const auto parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+            if (!fs::is_directory(parent, ec)) return MapError::not_found;
             std::ofstream create(path, std::ios::out | std::ios::app | std::ios::binary);
             if (!create) return MapError::permission_denied;
         }
