@@ -287,12 +287,7 @@ public:
                 const std::uint64_t seq = detail::load_acquire(control_->seq);
                 return seq != last_seq_ && (seq & 1u) == 0;
             };
-            WaitStatus w;
-            if constexpr (std::is_same_v<Strategy, AnyWait>) {
-                w = wait_with(strategy, ready, sleeper, deadline);
-            } else {
-                w = strategy.wait(ready, sleeper, deadline);
-            }
+            const WaitStatus w = wait_for(strategy, ready, sleeper, deadline);
             if (w == WaitStatus::timed_out) return CursorStatus::timed_out;
         }
     }

@@ -81,13 +81,7 @@ struct FrameView0 {
     v.leases = reinterpret_cast<FrameLease*>(channel + g.leases_offset);
     v.buffers = channel + g.buffers_offset;
     v.geometry = g;
-    std::byte* ring = channel + g.ring_offset;
-    v.ring.control = reinterpret_cast<RingControl*>(ring);
-    v.ring.cursors = reinterpret_cast<RingCursor*>(ring + g.ring.cursors_offset);
-    v.ring.slots = ring + g.ring.slots_offset;
-    v.ring.geometry = g.ring;
-    v.ring.policy = RingPolicy::overwrite;
-    v.ring.wakeups = (flags & kRingFlagWakeups) != 0;
+    v.ring = ring_view_at(channel + g.ring_offset, g.ring, RingPolicy::overwrite, flags);
     return v;
 }
 
@@ -312,11 +306,7 @@ public:
         const auto ready = [&] { return rows_ready() >= n; };
         if (state_ == nullptr) return WaitStatus::timed_out;
         const detail::ConsumerSleeper sleeper{sleepers_, bit_, &state_->rows_ready};
-        if constexpr (std::is_same_v<Strategy, AnyWait>) {
-            return wait_with(strategy, ready, sleeper, deadline);
-        } else {
-            return strategy.wait(ready, sleeper, deadline);
-        }
+        return wait_for(strategy, ready, sleeper, deadline);
     }
     // After reading: ok if the buffer still holds this frame (F2), reused if it was taken
     // for another frame meanwhile (only possible if we were reaped, or a hostile producer).
@@ -348,7 +338,7 @@ public:
           holder_(ctx.holder),
           open_flag_(ctx.open_flag),
           same_host_(producer_host != 0 && producer_host == detail::host_id()),
-          ring_(view_.ring, ctx.holder.slot, ctx.holder.index, ctx.holder.claim) {
+          ring_(view_.ring, ctx.holder) {
         lease_ = &view_.leases[holder_.index];
         if (!holder_.holds()) {
             lease_ = nullptr;
@@ -442,12 +432,7 @@ public:
             const detail::ConsumerSleeper sleeper{&view_.ring.control->sleepers, holder_.bit(),
                                                   detail::low_word(view_.ring.control->write_pos)};
             const auto ready = [this] { return ring_.available_approx() > 0; };
-            WaitStatus w;
-            if constexpr (std::is_same_v<Strategy, AnyWait>) {
-                w = wait_with(strategy, ready, sleeper, deadline);
-            } else {
-                w = strategy.wait(ready, sleeper, deadline);
-            }
+            const WaitStatus w = wait_for(strategy, ready, sleeper, deadline);
             if (w == WaitStatus::timed_out) return FrameStatus::timed_out;
         }
     }

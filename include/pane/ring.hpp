@@ -88,6 +88,20 @@ struct RingView {
     }
 };
 
+// The view of a ring whose RingControl starts at `ring` (a ring channel, or a ring embedded in
+// another channel), from geometry the caller has validated.
+[[nodiscard]] inline RingView ring_view_at(std::byte* ring, const RingGeometry& g, RingPolicy policy,
+                                           std::uint32_t flags) noexcept {
+    RingView v;
+    v.control = reinterpret_cast<RingControl*>(ring);
+    v.cursors = reinterpret_cast<RingCursor*>(ring + g.cursors_offset);
+    v.slots = ring + g.slots_offset;
+    v.geometry = g;
+    v.policy = policy;
+    v.wakeups = (flags & kRingFlagWakeups) != 0;
+    return v;
+}
+
 [[nodiscard]] constexpr std::uint64_t seq_writing(std::uint64_t p) noexcept { return 2 * p + 1; }
 [[nodiscard]] constexpr std::uint64_t seq_complete(std::uint64_t p) noexcept { return 2 * p + 2; }
 
@@ -186,7 +200,7 @@ public:
         if (message.size() > view_.geometry.element_size) return PushStatus::too_large;
         if (view_.policy == RingPolicy::lossless && !has_room()) {
             const ProducerSleeper sleeper{this};
-            const auto status = wait_any(strategy, [this] {
+            const auto status = wait_for(strategy, [this] {
                 roster_->refresh_if_due(Clock::now());
                 return has_room();
             }, sleeper, deadline);
@@ -220,15 +234,6 @@ private:
         void announce() const noexcept { detail::store_relaxed(ring->view_.control->producer_waiting, 1u); }
         void withdraw() const noexcept { detail::store_relaxed(ring->view_.control->producer_waiting, 0u); }
     };
-
-    template <class Strategy, class Ready, class S>
-    static WaitStatus wait_any(const Strategy& strategy, Ready&& ready, const S& sleeper, Deadline deadline) {
-        if constexpr (std::is_same_v<Strategy, AnyWait>) {
-            return wait_with(strategy, ready, sleeper, deadline);
-        } else {
-            return strategy.wait(ready, sleeper, deadline);
-        }
-    }
 
     [[nodiscard]] bool has_room() noexcept {
         if (detail::position_diff(room_until_, position_) > 0) return true;
@@ -297,18 +302,12 @@ public:
     ByteRingConsumer() = default;
     // `open_flag`, if given, is the session's record that this cursor is in use; cleared on
     // unsubscribe so the channel can be opened again.
-    // `slot` is this consumer's slot in the region's slot table: before each write to its
-    // cursor the consumer checks it still holds the slot, so a consumer that hung, was reaped
-    // and came back does not scribble on its successor's cursor (the check narrows that window
-    // to a few instructions; docs/protocol.md discusses the remainder).
-    ByteRingConsumer(detail::RingView view, const ConsumerSlot* slot, std::uint32_t slot_index, std::uint64_t claim,
-                     std::uint8_t* open_flag = nullptr) noexcept
-        : view_(view),
-          slot_(slot),
-          index_(slot_index),
-          claim_(claim),
-          cursor_(&view.cursors[slot_index]),
-          open_flag_(open_flag) {
+    // `holder` proves this consumer's slot: before each write to its cursor the consumer checks
+    // it still holds the slot, so a consumer that hung, was reaped and came back does not
+    // scribble on its successor's cursor (the check narrows that window to a few instructions;
+    // docs/protocol.md discusses the remainder).
+    ByteRingConsumer(detail::RingView view, detail::SlotHolder holder, std::uint8_t* open_flag = nullptr) noexcept
+        : view_(view), holder_(holder), cursor_(&view.cursors[holder.index]), open_flag_(open_flag) {
         if (!still_holds_slot()) {  // the session lost its slot: an inert, broken handle
             cursor_ = nullptr;
             broken_ = true;
@@ -320,7 +319,7 @@ public:
         detail::store_relaxed(cursor_->read_pos, position_);
         detail::store_relaxed(cursor_->lost, std::uint64_t{0});
         detail::store_relaxed(cursor_->delivered, std::uint64_t{0});
-        detail::store_release(cursor_->claim, claim_);  // S4
+        detail::store_release(cursor_->claim, holder_.claim);  // S4
         // Pairs with the fence at the start of the producer's scan_room: if that scan missed our
         // claim, this re-read sees at least the position it scanned at, and we start there.
         detail::fence_seq_cst();
@@ -335,9 +334,7 @@ public:
         if (this != &other) {
             unsubscribe();
             view_ = other.view_;
-            slot_ = other.slot_;
-            index_ = other.index_;
-            claim_ = other.claim_;
+            holder_ = other.holder_;
             cursor_ = std::exchange(other.cursor_, nullptr);
             open_flag_ = std::exchange(other.open_flag_, nullptr);
             position_ = other.position_;
@@ -361,7 +358,7 @@ public:
     // For typed wrappers that find a violation the byte layer cannot see (a wrong length).
     void mark_broken() noexcept { broken_ = true; }
     // False once our slot was reaped or released: stop using this handle and re-attach.
-    [[nodiscard]] bool still_holds_slot() const noexcept { return detail::SlotHolder{slot_, index_, claim_}.holds(); }
+    [[nodiscard]] bool still_holds_slot() const noexcept { return holder_.holds(); }
 
     // Steps back to the newest message already published, if any, so a latest-value reader that
     // subscribes now still gets it (a frame channel's viewer attaching to a still desktop).
@@ -437,12 +434,7 @@ public:
             const auto ready = [this] {
                 return detail::position_diff(detail::load_acquire(view_.control->write_pos), position_) > 0;
             };
-            WaitStatus status;
-            if constexpr (std::is_same_v<Strategy, AnyWait>) {
-                status = wait_with(strategy, ready, sleeper, deadline);
-            } else {
-                status = strategy.wait(ready, sleeper, deadline);
-            }
+            const WaitStatus status = wait_for(strategy, ready, sleeper, deadline);
             if (status == WaitStatus::timed_out) return {PopStatus::timed_out, 0, lost};
             result = try_pop(out);
         }
@@ -453,7 +445,7 @@ public:
 private:
     static constexpr int kMaxAttempts = 16;
 
-    [[nodiscard]] std::uint64_t bit() const noexcept { return std::uint64_t{1} << index_; }
+    [[nodiscard]] std::uint64_t bit() const noexcept { return holder_.bit(); }
     // Futex wake-ups wait on the low word of write_pos (S5); see detail::ConsumerSleeper.
     void clear_sleeper_bit() noexcept {
         detail::ConsumerSleeper{&view_.control->sleepers, bit(), nullptr}.withdraw();
@@ -488,7 +480,7 @@ private:
         ++delivered_total_;
         if (!still_holds_slot()) return;  // reaped: the cursor is no longer ours to write
         // A predecessor racing its own unsubscribe may have cleared our claim: put it back.
-        if (detail::load_relaxed(cursor_->claim) != claim_) detail::store_release(cursor_->claim, claim_);  // S4
+        if (detail::load_relaxed(cursor_->claim) != holder_.claim) detail::store_release(cursor_->claim, holder_.claim);  // S4
         detail::store_relaxed(cursor_->delivered, delivered_total_);
         detail::store_release(cursor_->read_pos, position_);  // S3
         if (view_.wakeups && view_.policy == RingPolicy::lossless) {
@@ -509,9 +501,7 @@ private:
     }
 
     detail::RingView view_{};
-    const ConsumerSlot* slot_ = nullptr;
-    std::uint32_t index_ = 0;
-    std::uint64_t claim_ = 0;
+    detail::SlotHolder holder_{};
     RingCursor* cursor_ = nullptr;
     std::uint8_t* open_flag_ = nullptr;
     std::uint64_t position_ = 0;

@@ -73,16 +73,9 @@ namespace detail {
     return nullptr;
 }
 
+// A ring channel's view; `e` and `g` validated (or planned by us).
 [[nodiscard]] inline RingView ring_view(std::byte* base, const ChannelEntry& e, const RingGeometry& g) noexcept {
-    std::byte* channel = base + e.offset;
-    RingView v;
-    v.control = reinterpret_cast<RingControl*>(channel);
-    v.cursors = reinterpret_cast<RingCursor*>(channel + g.cursors_offset);
-    v.slots = channel + g.slots_offset;
-    v.geometry = g;
-    v.policy = static_cast<RingPolicy>(e.policy);
-    v.wakeups = (e.flags & kRingFlagWakeups) != 0;
-    return v;
+    return ring_view_at(base + e.offset, g, static_cast<RingPolicy>(e.policy), e.flags);
 }
 
 [[nodiscard]] inline bool region_pointer_ok(std::span<std::byte> region) noexcept {
@@ -356,7 +349,7 @@ private:
 
     explicit ProducerSession(std::unique_ptr<State> s) noexcept : state_(std::move(s)) {}
 
-    // The context for a non-ring channel of `kind`, and its plan index. Each opens once.
+    // The context for a channel of `kind`, and its plan index. Each opens once: one writer.
     [[nodiscard]] Result<std::pair<detail::ProducerContext, std::size_t>, ChannelError> open_context(
         std::string_view name, ChannelKind kind) {
         State& s = *state_;
@@ -374,18 +367,16 @@ private:
     }
 
     [[nodiscard]] Result<ByteRingProducer, ChannelError> open_ring(std::string_view name, std::size_t typed_size) {
-        State& s = *state_;
-        for (std::size_t i = 0; i < s.plan.channels.size(); ++i) {
-            const ChannelEntry& e = s.plan.channels[i].entry;
-            if (detail::entry_name(e) != name) continue;
-            if (e.kind != static_cast<std::uint32_t>(ChannelKind::ring)) return ChannelError::wrong_kind;
-            if (typed_size != 0 && e.element_size != typed_size) return ChannelError::wrong_element;
-            if (s.opened[i]) return ChannelError::already_open;  // one writer per ring
-            s.opened[i] = true;
-            const auto g = detail::ring_geometry(e.capacity, e.element_size, s.max_consumers);
-            return ByteRingProducer(detail::ring_view(s.region.data(), e, *g), &s.roster, s.options.write_combining);
+        auto ctx = open_context(name, ChannelKind::ring);
+        if (!ctx) return ctx.error();
+        const ChannelEntry& e = ctx->first.entry;
+        if (typed_size != 0 && e.element_size != typed_size) {
+            state_->opened[ctx->second] = false;
+            return ChannelError::wrong_element;
         }
-        return ChannelError::not_found;
+        const auto g = detail::ring_geometry(e.capacity, e.element_size, state_->max_consumers);
+        return ByteRingProducer(detail::ring_view(state_->region.data(), e, *g), &state_->roster,
+                                state_->options.write_combining);
     }
 
     std::unique_ptr<State> state_;
@@ -478,10 +469,7 @@ public:
             detail::load_acquire(header->epoch) != s.checked.header.epoch) {
             return SessionStatus::epoch_changed;
         }
-        // Pairs with the roster's store_release(reaped_claim) and other consumers' claim CAS.
-        if (detail::load_acquire(slot.claim) != s.claim || detail::load_acquire(slot.reaped_claim) == s.claim) {
-            return SessionStatus::slot_lost;
-        }
+        if (!detail::claim_holds_slot(slot, s.claim)) return SessionStatus::slot_lost;
         if (now - s.last_beat >= s.options.heartbeat_period) {
             s.last_beat = now;
             detail::store_release(slot.heartbeat, ++s.heartbeat);  // roster: load_acquire(heartbeat)
@@ -638,9 +626,7 @@ private:
             return false;
         }
 
-        [[nodiscard]] bool holds_slot() const noexcept {
-            return detail::load_acquire(slot().claim) == claim && detail::load_acquire(slot().reaped_claim) != claim;
-        }
+        [[nodiscard]] bool holds_slot() const noexcept { return detail::claim_holds_slot(slot(), claim); }
 
         void release_slot() noexcept {
             released = true;
@@ -699,25 +685,19 @@ private:
     }
 
     [[nodiscard]] Result<ByteRingConsumer, ChannelError> open_ring(std::string_view name, std::size_t typed_size) {
-        State& s = *state_;
-        const ChannelEntry* e = detail::find_entry(s.checked.channels, name);
-        if (e == nullptr) return ChannelError::not_found;
-        if (e->kind != static_cast<std::uint32_t>(ChannelKind::ring)) return ChannelError::wrong_kind;
-        if (s.released || !s.holds_slot()) return ChannelError::not_attached;
+        auto ctx = open_context(name, ChannelKind::ring, sizeof(RingControl));
+        if (!ctx) return ctx.error();
+        const ChannelEntry& e = ctx->entry;
+        const std::uint32_t n = state_->checked.header.max_consumers;
         // The entry's size must match the formula before a single byte of the channel is read.
-        const auto expected = detail::ring_geometry(e->capacity, e->element_size, s.checked.header.max_consumers);
-        if (!expected || expected->total_size != e->size) return ChannelError::invalid_layout;
+        const auto expected = detail::ring_geometry(e.capacity, e.element_size, n);
+        if (!expected || expected->total_size != e.size) return close_context(*ctx, ChannelError::invalid_layout);
         RingControl control{};
-        detail::copy_from_shared(reinterpret_cast<std::byte*>(&control), s.region.data() + e->offset,
-                                 offsetof(RingControl, write_pos));
-        const auto g = detail::check_ring(*e, control, s.checked.header.max_consumers);
-        if (!g) return ChannelError::invalid_layout;
-        if (typed_size != 0 && e->element_size != typed_size) return ChannelError::wrong_element;
-        const auto index = static_cast<std::size_t>(e - s.checked.channels.data());
-        if (s.opened[index]) return ChannelError::already_open;
-        s.opened[index] = 1;
-        return ByteRingConsumer(detail::ring_view(s.region.data(), *e, *g), &s.slot(), s.index, s.claim,
-                                &s.opened[index]);
+        detail::copy_from_shared(reinterpret_cast<std::byte*>(&control), ctx->channel, offsetof(RingControl, write_pos));
+        const auto g = detail::check_ring(e, control, n);
+        if (!g) return close_context(*ctx, ChannelError::invalid_layout);
+        if (typed_size != 0 && e.element_size != typed_size) return close_context(*ctx, ChannelError::wrong_element);
+        return ByteRingConsumer(detail::ring_view(state_->region.data(), e, *g), ctx->holder, ctx->open_flag);
     }
 
     std::unique_ptr<State> state_;

@@ -178,4 +178,14 @@ WaitStatus wait_with(const AnyWait& strategy, Ready&& ready, const S& sleeper, D
     return std::visit([&](const auto& s) { return s.wait(ready, sleeper, deadline); }, strategy);
 }
 
+// Waits with a policy type or a runtime AnyWait alike: what every blocking call uses.
+template <class Strategy, class Ready, Sleeper S>
+WaitStatus wait_for(const Strategy& strategy, Ready&& ready, const S& sleeper, Deadline deadline) {
+    if constexpr (std::is_same_v<Strategy, AnyWait>) {
+        return wait_with(strategy, ready, sleeper, deadline);
+    } else {
+        return strategy.wait(ready, sleeper, deadline);
+    }
+}
+
 }  // namespace pane

@@ -30,10 +30,7 @@ struct SlotHolder {
     std::uint32_t index = 0;
     std::uint64_t claim = 0;
 
-    // Pairs with other consumers' claim compare-exchange and the roster's release of reaped_claim.
-    [[nodiscard]] bool holds() const noexcept {
-        return slot != nullptr && load_acquire(slot->claim) == claim && load_acquire(slot->reaped_claim) != claim;
-    }
+    [[nodiscard]] bool holds() const noexcept { return slot != nullptr && claim_holds_slot(*slot, claim); }
     [[nodiscard]] std::uint64_t bit() const noexcept { return std::uint64_t{1} << index; }
 };
 

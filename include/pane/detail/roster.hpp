@@ -23,6 +23,13 @@ namespace pane::detail {
 
 [[nodiscard]] constexpr bool claim_held(std::uint64_t claim) noexcept { return (claim & 1u) != 0; }
 
+// The holder test: `claim` is the slot's current claim and the producer has not reaped it. Read
+// from the slot table itself. Pairs with consumers' claim compare-exchange (acq_rel) and the
+// roster's store_release of reaped_claim.
+[[nodiscard]] inline bool claim_holds_slot(const ConsumerSlot& slot, std::uint64_t claim) noexcept {
+    return claim_held(claim) && load_acquire(slot.claim) == claim && load_acquire(slot.reaped_claim) != claim;
+}
+
 class ConsumerRoster {
 public:
     ConsumerRoster(ConsumerSlot* slots, std::uint32_t count, std::uint64_t epoch, Clock::duration timeout) noexcept
@@ -49,12 +56,10 @@ public:
         if (now - last_refresh_ >= std::chrono::milliseconds(1)) refresh(now);
     }
 
-    // True while `claim` is the current, unreaped holder of slot `index`, read from the slot
-    // table itself rather than from the last refresh, so a consumer that attached a moment ago
-    // already counts. Pairs with consumers' claim CAS and the reap's store_release.
+    // The holder test for slot `index`, on the slot table rather than the last refresh, so a
+    // consumer that attached a moment ago already counts.
     [[nodiscard]] bool holds(std::uint32_t index, std::uint64_t claim) const noexcept {
-        const ConsumerSlot& slot = slots_[index];
-        return claim_held(claim) && load_acquire(slot.claim) == claim && load_relaxed(slot.reaped_claim) != claim;
+        return claim_holds_slot(slots_[index], claim);
     }
 
     [[nodiscard]] std::uint64_t live_mask() const noexcept { return live_mask_; }
