@@ -166,7 +166,7 @@ TEST_CASE("cursor shape and position readers never see a torn value under a hamm
         if (pos_rx.try_read(p) == CursorStatus::ok) {
             ++reads;
             if (p.y != -p.x || p.visible != ((p.x & 1) != 0) || p.shape_serial != static_cast<std::uint64_t>(p.x) * 3 ||
-                p.serial != static_cast<std::uint64_t>(p.x)) {
+                p.serial != detail::first_serial(1) + static_cast<std::uint64_t>(p.x)) {
                 ++torn;
             }
         }

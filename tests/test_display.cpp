@@ -14,6 +14,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Serials of the first epoch of a region: they never repeat across epochs (detail/epoch_base.hpp).
+constexpr std::uint64_t kFirstSerial = detail::first_serial(1);
+
 struct Display {
     explicit Display(std::uint32_t consumers = 4, std::uint32_t buffers = 3) {
         spec.max_consumers = consumers;
@@ -57,7 +60,7 @@ TEST_CASE("frames: the consumer gets the latest frame and counts the skipped one
     CHECK(fc.acquire_latest(view) == FrameStatus::no_frame);
     for (std::uint8_t i = 1; i <= 5; ++i) REQUIRE(d.publish(i) == FrameStatus::ok);
     REQUIRE(fc.acquire_latest(view) == FrameStatus::ok);
-    CHECK(view.descriptor().serial == 5);
+    CHECK(view.descriptor().serial == kFirstSerial + 5);
     CHECK(fc.frames_skipped() == 4);
     CHECK(view.rows_ready() == 8);
     CHECK(view.bytes()[0] == std::byte{5});
@@ -66,7 +69,7 @@ TEST_CASE("frames: the consumer gets the latest frame and counts the skipped one
     CHECK(fc.acquire_latest(view) == FrameStatus::no_frame);  // nothing newer
     REQUIRE(d.publish(6) == FrameStatus::ok);
     REQUIRE(fc.wait_latest(view, FutexWait{}, Deadline::after(1s)) == FrameStatus::ok);
-    CHECK(view.descriptor().serial == 6);
+    CHECK(view.descriptor().serial == kFirstSerial + 6);
     CHECK(fc.wait_latest(view, FutexWait{}, Deadline::after(20ms)) == FrameStatus::timed_out);
 }
 
@@ -86,11 +89,11 @@ TEST_CASE("frames: rows become readable as the producer publishes progress", "[d
     w.rows_ready(3);
     CHECK(view.rows_ready() == 3);
     CHECK(view.row(2)[0] == std::byte{0xAB});
-    CHECK(view.wait_rows(8, SpinThenYield{}, Deadline::after(10ms)) == WaitStatus::timed_out);
+    CHECK(view.wait_rows(8, SpinThenYield{}, Deadline::after(10ms)) == FrameStatus::timed_out);
     w.rows_ready(2);  // progress never goes back
     CHECK(view.rows_ready() == 3);
     w.finish();
-    CHECK(view.wait_rows(8, SpinThenYield{}, Deadline::after(1s)) == WaitStatus::ready);
+    CHECK(view.wait_rows(8, SpinThenYield{}, Deadline::after(1s)) == FrameStatus::ok);
     CHECK(view.verify() == FrameStatus::ok);
 }
 
@@ -196,7 +199,7 @@ TEST_CASE("cursor shape: every type round-trips; invalid shapes are refused", "[
     std::vector<std::byte> mono(2 * 16 * 2, std::byte{0x55});  // AND and XOR planes, pitch 2
     REQUIRE(tx.publish(CursorType::monochrome, 16, 16, 2, 0, 0, mono) == CursorStatus::ok);
     REQUIRE(rx.try_read(got) == CursorStatus::ok);
-    CHECK(got.header.serial == 2);
+    CHECK(got.header.serial == kFirstSerial + 2);
     CHECK(got.data.size() == mono.size());
     REQUIRE(tx.publish(CursorType::masked_color, 16, 16, 64, 0, 0, color) == CursorStatus::ok);
     REQUIRE(rx.try_read(got) == CursorStatus::ok);
@@ -229,7 +232,7 @@ TEST_CASE("cursor position: latest value, futex wake-up, forged visibility", "[d
     CHECK(p.y == -21);
     CHECK_FALSE(p.visible);
     CHECK(p.shape_serial == 2);
-    CHECK(p.serial == 2);
+    CHECK(p.serial == kFirstSerial + 2);
     CHECK(rx.try_read(p) == CursorStatus::unchanged);
     std::thread later([&] {
         std::this_thread::sleep_for(20ms);
@@ -289,7 +292,8 @@ TEST_CASE("control: each message type arrives validated; flow control; bad messa
     CHECK(rx.accepted() == 5);
 
     cs.detach();
-    CHECK(tx.request_full_frame() == ControlStatus::not_attached);
+    CHECK(tx.request_full_frame() == ControlStatus::slot_lost);
+    CHECK(tx.request_full_frame() == ControlStatus::not_attached);  // the handle closed itself
 }
 
 TEST_CASE("display channels refuse a session that lost its slot", "[display][session]") {

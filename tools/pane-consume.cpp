@@ -204,6 +204,10 @@ public:
             const std::uint64_t skipped = frames_.frames_skipped();
             bump(stats_.skipped, skipped - skipped_seen_);
             skipped_seen_ = skipped;
+            if (s == pane::FrameStatus::epoch_changed || s == pane::FrameStatus::slot_lost) {
+                gone_ = true;  // the main thread's tick() says why and restarts us
+                break;
+            }
             if (s == pane::FrameStatus::broken) {
                 // The descriptor ring stays broken for this epoch: only a re-attach helps.
                 if (error(Err::broken)) stats_.frames_broken.store(true, std::memory_order_relaxed);
@@ -248,8 +252,13 @@ private:
                 continue;
             }
             if (stopping()) return;  // shutting down mid-frame: neither verified nor an error
-            if (view_.wait_rows(rows + 1, wait_, Deadline::after(kChannelWait)) == pane::WaitStatus::timed_out &&
-                stall.passed(Clock::now())) {
+            const auto waited = view_.wait_rows(rows + 1, wait_, Deadline::after(kChannelWait));
+            if (waited == pane::FrameStatus::epoch_changed || waited == pane::FrameStatus::slot_lost) {
+                bump(stats_.discarded);  // the frame ended with the attachment: not verified, not an error
+                gone_ = true;
+                return;
+            }
+            if (waited == pane::FrameStatus::timed_out && stall.passed(Clock::now())) {
                 (void)error(Err::stalled);
                 return;
             }
@@ -261,9 +270,14 @@ private:
         const bool copied = save_ && result == pt::FrameCheck::ok && copy_due();
         if (copied) staging_.assign(view_.bytes().begin(), view_.bytes().end());
 
-        const bool intact = view_.verify() == pane::FrameStatus::ok;
+        const pane::FrameStatus verified = view_.verify();
         const auto now = Clock::now();
-        if (!intact) {  // torn: whatever the checker said is about a mix of two frames
+        if (verified == pane::FrameStatus::epoch_changed || verified == pane::FrameStatus::slot_lost) {
+            bump(stats_.discarded);  // read under an attachment that no longer stands
+            gone_ = true;
+            return;
+        }
+        if (verified != pane::FrameStatus::ok) {  // torn: whatever the checker said is about a mix of two frames
             (void)error(Err::reused);
             return;
         }
@@ -336,6 +350,10 @@ public:
             const auto now = Clock::now();
             observe_geometry(stats_.geometry.load(std::memory_order_relaxed));
             resolve_pending(now);
+            if (s == pane::CursorStatus::epoch_changed || s == pane::CursorStatus::slot_lost) {
+                gone_ = true;  // the main thread's tick() says why and restarts us
+                break;
+            }
             if (s == pane::CursorStatus::invalid) error(Err::invalid);
             if (s != pane::CursorStatus::ok) continue;
             bump(stats_.cursor_updates);
@@ -393,6 +411,10 @@ private:
 
     void read_shape() {
         const auto s = shapes_.try_read(shape_);
+        if (s == pane::CursorStatus::epoch_changed || s == pane::CursorStatus::slot_lost) {
+            gone_ = true;
+            return;
+        }
         if (s == pane::CursorStatus::invalid) error(Err::invalid);
         if (s != pane::CursorStatus::ok) return;  // none/unchanged/contended: the next update retries
         const pane::CursorShapeHeader& h = shape_.header;
@@ -585,7 +607,11 @@ struct ControlCounts {
     void count(pane::ControlStatus s) {
         if (s == pane::ControlStatus::ok) ++sent;
         if (s == pane::ControlStatus::full) ++full;  // the producer is behind: not an error
-        if (s == pane::ControlStatus::not_attached) ++not_attached;
+        // The attachment ended under the sender: the main thread re-attaches.
+        if (s == pane::ControlStatus::not_attached || s == pane::ControlStatus::epoch_changed ||
+            s == pane::ControlStatus::slot_lost) {
+            ++not_attached;
+        }
     }
 };
 

@@ -155,8 +155,9 @@ struct CursorStats {
     std::string error;                // why; read after join()
 };
 
-// The cursor thread: shape k = 1, 2, 3, ... every shape_period, and position serial s =
-// 1, 2, 3, ... at `hz`, each the pattern of its serial, so a consumer can regenerate both.
+// The cursor thread: shape k = b+1, b+2, ... every shape_period, and position serial s =
+// b+1, b+2, ... at `hz` (b: the epoch's first serial, detail/epoch_base.hpp), each the pattern
+// of its serial, so a consumer can regenerate both.
 // \pre the only user of both producers.
 void run_cursor(pane::CursorShapeProducer& shapes, pane::CursorPositionProducer& positions, std::uint32_t width,
                 std::uint32_t height, std::uint64_t hz, std::chrono::milliseconds shape_period,

@@ -30,8 +30,11 @@ enum class ControlStatus {
     ok,
     full,           // sender: the producer has not read enough yet
     too_large,      // sender: the message does not fit the channel's element size
-    not_attached,   // sender: our session lost its slot
+    not_attached,   // sender: the handle is not open (moved from, or opened on a lost slot)
     empty,          // receiver: no valid message waiting
+    epoch_changed,  // sender: the producer re-initialised the region (perhaps with another
+                    // layout: this ring may no longer exist): drop the handle, attach again
+    slot_lost,      // sender: our slot was reaped (or detached): drop the handle, attach again
 };
 
 struct ControlMessage {
@@ -73,8 +76,11 @@ inline void init_control(std::byte* channel, const ControlGeometry& g) noexcept 
     fresh.ring_size = g.ring_size;
     copy_to_shared(channel, reinterpret_cast<const std::byte*>(&fresh), sizeof(fresh));
     const ControlView v = control_view(channel, g);
-    for (std::uint32_t i = 0; i < g.cursor_count; ++i) {  // the producer's line of each ring only
+    for (std::uint32_t i = 0; i < g.cursor_count; ++i) {
         ControlRingControl& r = v.ring(i);
+        // The sender's line too, like init_ring's cursors: no claim survives a re-initialisation.
+        store_relaxed(r.claim, std::uint64_t{0});
+        store_relaxed(r.write_pos, std::uint64_t{0});
         store_relaxed(r.read_pos, std::uint64_t{0});
         store_relaxed(r.accepted, std::uint64_t{0});
         store_relaxed(r.rejected, std::uint64_t{0});
@@ -145,7 +151,13 @@ public:
 
     // The raw form: any type (the producer rejects what breaks the rules). Wait-free.
     [[nodiscard]] ControlStatus send(ControlType type, std::uint32_t app_type, std::span<const std::byte> body) noexcept {
-        if (!open_ || !holder_.holds()) return ControlStatus::not_attached;
+        if (!open_) return ControlStatus::not_attached;
+        // Before any write: our ring is ours only while we hold the slot in this epoch.
+        if (const auto s = holder_.check_in(); s != detail::Standing::current) {
+            open_ = false;
+            if (open_flag_ != nullptr) *std::exchange(open_flag_, nullptr) = 0;
+            return s == detail::Standing::epoch_changed ? ControlStatus::epoch_changed : ControlStatus::slot_lost;
+        }
         const std::uint64_t length = sizeof(ControlMessageHeader) + std::uint64_t{body.size()};
         if (length > view_.geometry.element_size) return ControlStatus::too_large;
         ControlRingControl& r = view_.ring(holder_.index);
@@ -184,9 +196,7 @@ public:
         : view_(detail::control_view(ctx.channel, g)),
           roster_(ctx.roster),
           buffer_(g.element_size),
-          rings_(g.cursor_count) {
-        for (std::uint32_t i = 0; i < g.cursor_count; ++i) rings_[i].read_pos = detail::load_relaxed(view_.ring(i).read_pos);
-    }
+          rings_(g.cursor_count) {}  // read positions start where init_control laid them out: 0
 
     // The next valid message from any live consumer. Invalid messages are consumed and counted.
     [[nodiscard]] ControlStatus try_receive(ControlMessage& out) noexcept {

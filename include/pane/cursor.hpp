@@ -19,6 +19,7 @@
 #include "detail/bounds.hpp"
 #include "detail/channel_context.hpp"
 #include "detail/display_geometry.hpp"
+#include "detail/epoch_base.hpp"
 #include "detail/word_copy.hpp"
 #include "display_layout.hpp"
 #include "wait.hpp"
@@ -32,11 +33,17 @@ enum class CursorStatus {
     contended,     // the producer kept writing during the copy; try again
     invalid,       // producer: rejected input; consumer: the published value breaks a rule (counted)
     timed_out,     // blocking wait: nothing new before the deadline
+    epoch_changed, // consumer: the producer re-initialised the region: attach again
+    slot_lost,     // consumer: our slot was reaped (or detached): attach again
 };
 
 namespace detail {
 
 inline constexpr int kSeqlockAttempts = 64;
+
+[[nodiscard]] constexpr CursorStatus cursor_status(Standing s) noexcept {
+    return s == Standing::epoch_changed ? CursorStatus::epoch_changed : CursorStatus::slot_lost;
+}
 
 // The cursor position register as it sits at CursorPositionControl::x: copied in and out as
 // whole 8-byte words on both sides.
@@ -70,9 +77,9 @@ inline void init_cursor_shape(std::byte* channel, const CursorShapeGeometry& g) 
 }
 
 inline void init_cursor_position(std::byte* channel) noexcept {
-    // Line 0 only (seq 0: nothing published); line 1 (sleepers) belongs to consumers.
+    // seq 0: nothing published. Line 1 (sleepers) is the consumers', cleared like init_ring's.
     CursorPositionControl fresh{};
-    copy_to_shared(channel, reinterpret_cast<const std::byte*>(&fresh), offsetof(CursorPositionControl, sleepers));
+    copy_to_shared(channel, reinterpret_cast<const std::byte*>(&fresh), sizeof(fresh));
 }
 
 // Seqlock read of `bytes` bytes at `src` into `dst`; returns the even seq read, or 0 if none
@@ -122,11 +129,13 @@ struct CursorShape {
 class CursorShapeProducer {
 public:
     CursorShapeProducer() = default;
+    // Our state is private, starting from what init laid out (seq 0); never read back.
     CursorShapeProducer(const detail::ProducerContext& ctx, const detail::CursorShapeGeometry& g) noexcept
         : control_(reinterpret_cast<CursorShapeControl*>(ctx.channel)),
           data_(ctx.channel + g.data_offset),
           geometry_(g),
-          writer_{&control_->seq, ctx.write_combining, detail::load_relaxed(control_->seq) & ~std::uint64_t{1}} {}
+          writer_{&control_->seq, ctx.write_combining, 0},
+          serial_(detail::first_serial(ctx.init_count)) {}
 
     // Validates and publishes a shape; its serial is returned through `serial`.
     [[nodiscard]] CursorStatus publish(CursorType type, std::uint32_t width, std::uint32_t height, std::uint32_t pitch,
@@ -168,10 +177,24 @@ public:
         : control_(reinterpret_cast<const CursorShapeControl*>(ctx.channel)),
           data_(ctx.channel + g.data_offset),
           geometry_(g),
+          holder_(ctx.holder),
           scratch_(g.capacity) {}
 
-    // Copies the current shape into `out` if it is newer than the last one read.
+    // Copies the current shape into `out` if it is newer than the last one read. Every answer
+    // is checked against the handle's epoch and slot after the copy (epoch_changed, slot_lost).
     [[nodiscard]] CursorStatus try_read(CursorShape& out) {
+        const CursorStatus s = read_once(out);
+        if (const auto standing = holder_.check_in(); standing != detail::Standing::current) {
+            return detail::cursor_status(standing);
+        }
+        if (s == CursorStatus::invalid) ++violations_;
+        return s;
+    }
+    [[nodiscard]] std::uint64_t violations() const noexcept { return violations_; }
+
+private:
+    // One seqlock read; `out` changes only on ok, which the caller still has to confirm.
+    [[nodiscard]] CursorStatus read_once(CursorShape& out) {
         // The header and the data are one seqlock section: copy both, then check.
         CursorShapeHeader staged{};
         for (int attempt = 0; attempt < detail::kSeqlockAttempts; ++attempt) {
@@ -190,22 +213,21 @@ public:
             std::atomic_thread_fence(std::memory_order_acquire);
             if (detail::load_relaxed(control_->seq) != before) continue;  // torn: retry
             last_seq_ = before;
-            if (!detail::shape_valid(staged, geometry_)) {
-                ++violations_;
-                return CursorStatus::invalid;
-            }
+            if (!detail::shape_valid(staged, geometry_)) return CursorStatus::invalid;
+            // Staged, not yet handed out: the caller checks our standing first.
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (holder_.standing() != detail::Standing::current) return CursorStatus::unchanged;
             out.header = staged;
             out.data.assign(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(bytes));
             return CursorStatus::ok;
         }
         return CursorStatus::contended;
     }
-    [[nodiscard]] std::uint64_t violations() const noexcept { return violations_; }
 
-private:
     const CursorShapeControl* control_ = nullptr;
     const std::byte* data_ = nullptr;
     detail::CursorShapeGeometry geometry_{};
+    detail::SlotHolder holder_{};
     std::vector<std::byte> scratch_;
     std::uint64_t last_seq_ = 0;
     std::uint64_t violations_ = 0;
@@ -223,10 +245,11 @@ struct CursorPosition {
 class CursorPositionProducer {
 public:
     CursorPositionProducer() = default;
+    // Our state is private, starting from what init laid out (seq 0); never read back.
     explicit CursorPositionProducer(const detail::ProducerContext& ctx) noexcept
         : control_(reinterpret_cast<CursorPositionControl*>(ctx.channel)),
-          writer_{&control_->seq, ctx.write_combining, detail::load_relaxed(control_->seq) & ~std::uint64_t{1}},
-          serial_(detail::load_relaxed(control_->serial)) {}
+          writer_{&control_->seq, ctx.write_combining, 0},
+          serial_(detail::first_serial(ctx.init_count)) {}
 
     // Wait-free: a seqlock write and, if a consumer sleeps, one wake syscall.
     void publish(std::int32_t x, std::int32_t y, bool visible, std::uint64_t shape_serial) noexcept {
@@ -251,19 +274,19 @@ public:
     explicit CursorPositionConsumer(const detail::ConsumerContext& ctx) noexcept
         : control_(reinterpret_cast<CursorPositionControl*>(ctx.channel)), holder_(ctx.holder) {
         // Clear a bit an earlier holder of our slot may have left announced.
-        if (holder_.holds()) detail::ConsumerSleeper{&control_->sleepers, holder_.bit(), nullptr}.withdraw();
+        detail::ConsumerSleeper{&control_->sleepers, &holder_, nullptr}.withdraw();
     }
 
-    // The current position if it changed since the last read.
+    // The current position if it changed since the last read. Checked against the handle's
+    // epoch and slot after the copy (epoch_changed, slot_lost).
     [[nodiscard]] CursorStatus try_read(CursorPosition& out) noexcept {
         detail::PositionRegister r{};
-        const std::uint64_t seq = detail::load_acquire(control_->seq);
-        if (seq == 0) return CursorStatus::none;
-        if (seq == last_seq_) return CursorStatus::unchanged;
         const std::uint64_t got = detail::seqlock_read(control_->seq, reinterpret_cast<std::byte*>(&r),
                                                        reinterpret_cast<const std::byte*>(&control_->x), sizeof(r));
+        if (const auto s = holder_.check_in(); s != detail::Standing::current) return detail::cursor_status(s);
         if (got == 0) return CursorStatus::none;
         if (got == 1) return CursorStatus::contended;
+        if (got == last_seq_) return CursorStatus::unchanged;
         last_seq_ = got;
         if (r.visible > 1) {
             ++violations_;
@@ -280,12 +303,15 @@ public:
             const CursorStatus s = try_read(out);
             if (s != CursorStatus::unchanged && s != CursorStatus::none && s != CursorStatus::contended) return s;
             if (deadline.passed(Clock::now())) return CursorStatus::timed_out;
-            const detail::ConsumerSleeper sleeper{&control_->sleepers, holder_.bit(), detail::low_word(control_->seq)};
+            const detail::ConsumerSleeper sleeper{&control_->sleepers, &holder_, detail::low_word(control_->seq)};
             // A complete, new value; a seq stuck odd (a producer that died mid-update) is not
-            // ready, so the wait sleeps instead of spinning until the deadline.
+            // ready, so the wait sleeps instead of spinning until the deadline. Each round
+            // moves our heartbeat.
             const auto ready = [this] {
                 const std::uint64_t seq = detail::load_acquire(control_->seq);
-                return seq != last_seq_ && (seq & 1u) == 0;
+                if ((seq != last_seq_ && (seq & 1u) == 0) || !holder_.holds()) return true;
+                holder_.keep_alive();
+                return false;
             };
             const WaitStatus w = wait_for(strategy, ready, sleeper, deadline);
             if (w == WaitStatus::timed_out) return CursorStatus::timed_out;

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -31,7 +32,9 @@
 #include "detail/atomic.hpp"
 #include "detail/channel_context.hpp"
 #include "detail/display_geometry.hpp"
+#include "detail/epoch_base.hpp"
 #include "detail/host_id.hpp"
+#include "detail/schedule_point.hpp"
 #include "detail/word_copy.hpp"
 #include "display_layout.hpp"
 #include "ring.hpp"
@@ -48,7 +51,16 @@ enum class FrameStatus {
     reused,          // consumer: the buffer was reused while we read it: the frame is torn
     timed_out,       // consumer: nothing new before the deadline
     broken,          // consumer: the producer published an invalid descriptor (counted)
+    epoch_changed,   // consumer: the producer re-initialised the region: attach again
+    slot_lost,       // consumer: our slot was reaped (or detached): attach again
 };
+
+namespace detail {
+[[nodiscard]] constexpr FrameStatus frame_status(Standing s) noexcept {
+    return s == Standing::epoch_changed ? FrameStatus::epoch_changed : FrameStatus::slot_lost;
+}
+
+}  // namespace detail
 
 // What a producer says about the frame it is about to write.
 struct FrameInfo {
@@ -102,7 +114,7 @@ struct FrameView0 {
     return true;
 }
 
-inline void init_frames(std::byte* channel, const FrameGeometry& g, std::uint32_t flags) noexcept {
+inline void init_frames(std::byte* channel, const FrameGeometry& g, std::uint32_t flags, std::uint64_t init_count) noexcept {
     FrameControl fresh{};
     fresh.buffer_count = g.buffer_count;
     fresh.max_width = g.max_width;
@@ -121,10 +133,11 @@ inline void init_frames(std::byte* channel, const FrameGeometry& g, std::uint32_
     const FrameView0 v = frame_view(channel, g, flags);
     for (std::uint32_t b = 0; b < g.buffer_count; ++b) {
         FrameBufferState state{};
-        state.generation = 1;  // a lease of 0 means "none", so generations start at 1
+        state.generation = first_generation(init_count);  // nonzero: a lease of 0 means "none"
         copy_to_shared(reinterpret_cast<std::byte*>(&v.states[b]), reinterpret_cast<const std::byte*>(&state),
                        sizeof(state));
     }
+    zero_shared(reinterpret_cast<std::byte*>(v.leases), std::uint64_t{g.cursor_count} * sizeof(FrameLease));  // see init_ring
     init_ring(v.ring, 0, flags);
 }
 
@@ -171,7 +184,13 @@ public:
         : view_(detail::frame_view(ctx.channel, g, ctx.entry.flags)),
           roster_(ctx.roster),
           write_combining_(ctx.write_combining),
-          ring_(view_.ring, ctx.roster, ctx.write_combining) {}
+          ring_(view_.ring, ctx.roster, ctx.write_combining, 0),
+          first_serial_(detail::first_serial(ctx.init_count)),
+          serial_(first_serial_) {
+        // Our own record of each buffer's generation, as init_frames laid it out. We publish it
+        // and never read it back: any process that maps the region can write there.
+        generations_.fill(detail::first_generation(ctx.init_count));
+    }
     FrameProducer(FrameProducer&&) noexcept = default;
     FrameProducer& operator=(FrameProducer&&) noexcept = default;
 
@@ -180,7 +199,7 @@ public:
     [[nodiscard]] std::uint32_t buffer_count() const noexcept { return view_.geometry.buffer_count; }
     [[nodiscard]] std::uint64_t buffer_size() const noexcept { return view_.geometry.buffer_size; }
     [[nodiscard]] std::uint64_t frames_dropped() const noexcept { return dropped_; }
-    [[nodiscard]] std::uint64_t frames_published() const noexcept { return serial_; }
+    [[nodiscard]] std::uint64_t frames_published() const noexcept { return serial_ - first_serial_; }
 
     // Takes a free buffer and publishes the frame's descriptor; write rows through `out` and
     // advance its rows_ready. The previous frame must be finished first.
@@ -209,7 +228,7 @@ public:
         const auto now = Clock::now();
         d.serial = ++serial_;
         d.buffer_index = b;
-        d.buffer_generation = detail::load_relaxed(state.generation);  // our own word, just bumped
+        d.buffer_generation = generations_[b];
         d.producer_time_ns = static_cast<std::uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
         d.capture_duration_ns = info.capture_duration_ns;
@@ -240,17 +259,25 @@ private:
             const std::uint32_t b = (static_cast<std::uint32_t>(latest_ < 0 ? 0 : latest_) + step) % count;
             if (static_cast<int>(b) == latest_) continue;  // consumers still want the latest frame
             FrameBufferState& state = view_.states[b];
-            const std::uint64_t g = detail::load_relaxed(state.generation);  // our own word
+            const std::uint64_t g = generations_[b];
+            PANE_SCHEDULE_POINT("frames.reuse.intent");
             detail::store_relaxed(state.reuse_intent, g);
             detail::fence_seq_cst();  // pairs with the consumer's fence after storing its lease
             if (leased(make_lease(g, b))) {
+                PANE_SCHEDULE_POINT("frames.reuse.back_off");
                 detail::store_relaxed(state.reuse_intent, std::uint64_t{0});
                 continue;
             }
             detail::store_relaxed(state.rows_ready, std::uint32_t{0});
+            generations_[b] = g + 1;
+            PANE_SCHEDULE_POINT("frames.reuse.generation");
             detail::store_release(state.generation, g + 1);  // F2
+            // On write-combining memory the bump must not pass the intent store above (a
+            // consumer that sees the cleared intent below must see the new generation).
+            if (write_combining_) detail::write_combining_fence();
             // Cleared with release after the bump: a consumer that reads the cleared intent
             // (acquire) then also sees the new generation, and backs off.
+            PANE_SCHEDULE_POINT("frames.reuse.clear_intent");
             detail::store_release(state.reuse_intent, std::uint64_t{0});
             // The new generation must be visible before any pixel of the new frame, so a reader
             // of the old frame that re-checks the generation (verify) notices the overwrite.
@@ -265,6 +292,7 @@ private:
     [[nodiscard]] bool leased(std::uint64_t lease) const noexcept {
         for (std::uint32_t i = 0; i < view_.geometry.cursor_count; ++i) {
             const FrameLease& l = view_.leases[i];
+            PANE_SCHEDULE_POINT("frames.reuse.lease");
             const std::uint64_t claim = detail::load_acquire(l.claim);
             if (claim != 0 && roster_->holds(i, claim) && detail::load_acquire(l.lease) == lease) return true;
         }
@@ -275,6 +303,8 @@ private:
     detail::ConsumerRoster* roster_ = nullptr;
     bool write_combining_ = false;
     ByteRingProducer ring_;
+    std::array<std::uint64_t, kMaxFrameBuffers> generations_{};
+    std::uint64_t first_serial_ = 0;
     std::uint64_t serial_ = 0;
     std::uint64_t dropped_ = 0;
     int latest_ = -1;
@@ -284,7 +314,7 @@ private:
 class FrameConsumer;
 
 // A leased frame. The bytes stay valid (not reused by a live producer) until the consumer
-// acquires another frame or releases this one.
+// acquires another frame or releases this one; verify() proves it after reading.
 class FrameView {
 public:
     [[nodiscard]] const FrameDescriptor& descriptor() const noexcept { return descriptor_; }
@@ -298,23 +328,37 @@ public:
         if (state_ == nullptr) return 0;
         return std::min(detail::load_acquire(state_->rows_ready), descriptor_.height);
     }
-    // Waits until at least `n` rows are ready, bounded by `deadline`. A futex sleeper waits on
-    // rows_ready itself; the producer wakes announced sleepers when it publishes progress.
+    // Waits until at least `n` rows are ready: ok, timed_out, or (promptly) epoch_changed /
+    // slot_lost. A futex sleeper waits on rows_ready itself; the producer wakes announced
+    // sleepers when it publishes progress. Each round of the wait moves our heartbeat.
     template <class Strategy>
-    [[nodiscard]] WaitStatus wait_rows(std::uint32_t n, const Strategy& strategy, Deadline deadline) const {
-        n = std::min(n, descriptor_.height);
-        const auto ready = [&] { return rows_ready() >= n; };
-        if (state_ == nullptr) return WaitStatus::timed_out;
-        const detail::ConsumerSleeper sleeper{sleepers_, bit_, &state_->rows_ready};
-        return wait_for(strategy, ready, sleeper, deadline);
-    }
-    // After reading: ok if the buffer still holds this frame (F2), reused if it was taken
-    // for another frame meanwhile (only possible if we were reaped, or a hostile producer).
-    [[nodiscard]] FrameStatus verify() const noexcept {
-        std::atomic_thread_fence(std::memory_order_acquire);  // our reads happen before the check
+    [[nodiscard]] FrameStatus wait_rows(std::uint32_t n, const Strategy& strategy, Deadline deadline) const {
         if (state_ == nullptr) return FrameStatus::no_frame;
-        return detail::load_acquire(state_->generation) == descriptor_.buffer_generation ? FrameStatus::ok
-                                                                                          : FrameStatus::reused;
+        n = std::min(n, descriptor_.height);
+        const auto ready = [&] {
+            if (rows_ready() >= n || !holder_.holds()) return true;
+            holder_.keep_alive();
+            return false;
+        };
+        const detail::ConsumerSleeper sleeper{sleepers_, &holder_, &state_->rows_ready};
+        const WaitStatus w = wait_for(strategy, ready, sleeper, deadline);
+        if (const auto s = holder_.check_in(); s != detail::Standing::current) return detail::frame_status(s);
+        return w == WaitStatus::ready ? FrameStatus::ok : FrameStatus::timed_out;
+    }
+    // After reading: ok if the buffer still held this frame all along (F2) in our epoch;
+    // epoch_changed if the producer re-initialised (whatever was read may be the new epoch's);
+    // reused if the buffer was taken for another frame meanwhile (only possible if we were
+    // reaped, or the producer is hostile): the rows read are torn, do not show them;
+    // slot_lost if the frame is intact but we were reaped: attach again.
+    [[nodiscard]] FrameStatus verify() const noexcept {
+        if (state_ == nullptr) return FrameStatus::no_frame;
+        std::atomic_thread_fence(std::memory_order_acquire);  // our reads happen before the checks
+        PANE_SCHEDULE_POINT("frames.verify.generation");
+        const bool same = detail::load_acquire(state_->generation) == descriptor_.buffer_generation;  // F2
+        const detail::Standing s = holder_.check_in();
+        if (s == detail::Standing::epoch_changed) return FrameStatus::epoch_changed;
+        if (!same) return FrameStatus::reused;
+        return s == detail::Standing::current ? FrameStatus::ok : FrameStatus::slot_lost;
     }
     // True when the producer runs on this kernel, so descriptor().producer_time_ns is on our clock.
     [[nodiscard]] bool same_host() const noexcept { return same_host_; }
@@ -325,11 +369,12 @@ private:
     std::span<const std::byte> bytes_{};
     const FrameBufferState* state_ = nullptr;
     std::uint64_t* sleepers_ = nullptr;  // the descriptor ring's (consumer-only RMW word)
-    std::uint64_t bit_ = 0;
+    detail::SlotHolder holder_{};
     bool same_host_ = false;
 };
 
-// \pre one thread at a time; the session outlives it.
+// \pre one thread at a time; the session outlives it. Every call checks the handle's epoch and
+// slot (see ByteRingConsumer) and reports epoch_changed or slot_lost once either is gone.
 class FrameConsumer {
 public:
     FrameConsumer() = default;
@@ -342,7 +387,6 @@ public:
         lease_ = &view_.leases[holder_.index];
         if (!holder_.holds()) {
             lease_ = nullptr;
-            broken_ = true;
             return;
         }
         detail::store_relaxed(lease_->lease, std::uint64_t{0});
@@ -361,6 +405,7 @@ public:
             same_host_ = o.same_host_;
             ring_ = std::move(o.ring_);
             lease_ = std::exchange(o.lease_, nullptr);
+            held_ = o.held_;
             read_ = o.read_;
             skipped_ = o.skipped_;
             violations_ = o.violations_;
@@ -378,15 +423,19 @@ public:
     [[nodiscard]] bool broken() const noexcept { return broken_; }
     [[nodiscard]] bool same_host() const noexcept { return same_host_; }
 
-    // The newest published frame, if newer than the last one acquired. Releases the previous lease.
+    // The newest published frame, if newer than the last one acquired. On ok the lease moves to
+    // the new frame; on no_frame (or any failure) the previous frame stays leased, so a viewer
+    // can keep showing it.
     [[nodiscard]] FrameStatus acquire_latest(FrameView& out) noexcept {
-        release();
         if (broken_) return FrameStatus::broken;
         for (int attempt = 0; attempt < kAttempts; ++attempt) {
             skipped_ += ring_.skip_to_latest();
             FrameDescriptor d;
             const auto r = ring_.try_pop({reinterpret_cast<std::byte*>(&d), sizeof(d)});
             skipped_ += r.lost;
+            if (r.status == PopStatus::epoch_changed || r.status == PopStatus::slot_lost) {
+                return r.status == PopStatus::epoch_changed ? FrameStatus::epoch_changed : FrameStatus::slot_lost;
+            }
             if (r.status == PopStatus::empty) return FrameStatus::no_frame;
             if (r.status == PopStatus::contended) continue;
             if (r.status != PopStatus::ok || r.length != sizeof(d) || d.buffer_index >= view_.geometry.buffer_count ||
@@ -394,6 +443,7 @@ public:
                 !detail::frame_fits(d, view_.geometry)) {
                 ++violations_;
                 broken_ = true;  // until the next epoch: the session re-attaches
+                release();
                 return FrameStatus::broken;
             }
             if (ring_.available_approx() > 0) {  // a newer one arrived meanwhile: take that instead
@@ -401,7 +451,8 @@ public:
                 continue;
             }
             const FrameStatus leased = lease(d);
-            if (leased == FrameStatus::superseded) {
+            if (leased != FrameStatus::ok) {
+                if (leased != FrameStatus::superseded) return leased;
                 ++skipped_;
                 continue;
             }
@@ -410,28 +461,31 @@ public:
                           static_cast<std::size_t>(std::uint64_t{d.stride} * d.height)};
             out.state_ = &view_.states[d.buffer_index];
             out.sleepers_ = &view_.ring.control->sleepers;
-            out.bit_ = holder_.bit();
+            out.holder_ = holder_;
             out.same_host_ = same_host_;
             ++read_;
-            if (holder_.holds()) {
-                detail::store_relaxed(lease_->frames_read, read_);
-                detail::store_relaxed(lease_->frames_skipped, skipped_);
-            }
+            detail::store_relaxed(lease_->frames_read, read_);
+            detail::store_relaxed(lease_->frames_skipped, skipped_);
             return FrameStatus::ok;
         }
         return FrameStatus::superseded;
     }
 
-    // Waits with `strategy` for a frame newer than the last one acquired.
+    // Waits with `strategy` for a frame newer than the last one acquired. Each round of the
+    // wait moves our heartbeat; a descriptor announced but never completed is slept on.
     template <class Strategy>
     [[nodiscard]] FrameStatus wait_latest(FrameView& out, const Strategy& strategy, Deadline deadline) {
         for (;;) {
             const FrameStatus s = acquire_latest(out);
             if (s != FrameStatus::no_frame && s != FrameStatus::superseded) return s;
             if (deadline.passed(Clock::now())) return FrameStatus::timed_out;
-            const detail::ConsumerSleeper sleeper{&view_.ring.control->sleepers, holder_.bit(),
+            const detail::ConsumerSleeper sleeper{&view_.ring.control->sleepers, &holder_,
                                                   detail::low_word(view_.ring.control->write_pos)};
-            const auto ready = [this] { return ring_.available_approx() > 0; };
+            const auto ready = [this] {
+                if (ring_.latest_ready_approx()) return true;
+                holder_.keep_alive();  // latest_ready_approx checked the standing
+                return false;
+            };
             const WaitStatus w = wait_for(strategy, ready, sleeper, deadline);
             if (w == WaitStatus::timed_out) return FrameStatus::timed_out;
         }
@@ -439,29 +493,50 @@ public:
 
     // Gives the leased buffer back to the producer.
     void release() noexcept {
+        held_ = 0;
         if (lease_ != nullptr && holder_.holds()) detail::store_release(lease_->lease, std::uint64_t{0});
     }
 
 private:
     static constexpr int kAttempts = 8;
 
+    // Moves our lease to d's buffer (the Dekker handshake in the file comment). If the producer
+    // was already reusing that buffer, the lease goes back to the frame held before (through
+    // the same handshake: if that one is being reused too, it is gone, and its view's verify()
+    // says so) and the answer is superseded.
     [[nodiscard]] FrameStatus lease(const FrameDescriptor& d) noexcept {
-        if (lease_ == nullptr || !holder_.holds()) return FrameStatus::superseded;
-        const FrameBufferState& state = view_.states[d.buffer_index];
-        detail::store_relaxed(lease_->lease, make_lease(d.buffer_generation, d.buffer_index));
+        if (lease_ == nullptr) return FrameStatus::slot_lost;
+        const std::uint64_t wanted = make_lease(d.buffer_generation, d.buffer_index);
+        if (try_lease(wanted)) {
+            held_ = wanted;
+            return FrameStatus::ok;
+        }
+        if (held_ == 0 || !try_lease(held_)) {
+            held_ = 0;
+            detail::store_relaxed(lease_->lease, std::uint64_t{0});
+        }
+        if (const auto s = holder_.standing(); s != detail::Standing::current) return detail::frame_status(s);
+        return FrameStatus::superseded;
+    }
+
+    [[nodiscard]] bool try_lease(std::uint64_t lease) noexcept {
+        const std::uint64_t generation = lease >> 6;
+        const FrameBufferState& state = view_.states[lease & 63u];
+        if (!holder_.holds()) return false;  // gate our write on still holding the slot
+        PANE_SCHEDULE_POINT("frames.lease.store");
+        detail::store_relaxed(lease_->lease, lease);
         detail::fence_seq_cst();  // pairs with the producer's fence after storing reuse_intent
         // Intent first: if it is already cleared, its release makes the bumped generation visible.
+        PANE_SCHEDULE_POINT("frames.lease.intent");
         const std::uint64_t intent = detail::load_acquire(state.reuse_intent);
-        if (intent == d.buffer_generation || detail::load_acquire(state.generation) != d.buffer_generation) {  // F2
-            detail::store_relaxed(lease_->lease, std::uint64_t{0});
-            return FrameStatus::superseded;
-        }
-        return FrameStatus::ok;
+        PANE_SCHEDULE_POINT("frames.lease.generation");
+        return intent != generation && detail::load_acquire(state.generation) == generation;  // F2
     }
 
     void close() noexcept {
         if (lease_ != nullptr && holder_.holds()) {
-            detail::store_relaxed(lease_->lease, std::uint64_t{0});
+            // Release: the producer's reuse scan must see our reads of the buffer as done.
+            detail::store_release(lease_->lease, std::uint64_t{0});
             detail::store_release(lease_->claim, std::uint64_t{0});
         }
         lease_ = nullptr;
@@ -474,6 +549,7 @@ private:
     bool same_host_ = false;
     ByteRingConsumer ring_;
     FrameLease* lease_ = nullptr;
+    std::uint64_t held_ = 0;  // the lease we hold (make_lease), 0 = none
     std::uint64_t read_ = 0;
     std::uint64_t skipped_ = 0;
     std::uint64_t violations_ = 0;

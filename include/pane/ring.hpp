@@ -25,6 +25,7 @@
 //   S5 futex wake-ups: Dekker fences, see wait.hpp.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +40,7 @@
 #include "detail/futex.hpp"
 #include "detail/ring_geometry.hpp"
 #include "detail/roster.hpp"
+#include "detail/schedule_point.hpp"
 #include "detail/word_copy.hpp"
 #include "layout.hpp"
 #include "wait.hpp"
@@ -59,6 +61,8 @@ enum class PopStatus {
     buffer_too_small,  // the caller's buffer is smaller than the message; nothing consumed
     contended,         // the producer kept lapping the read; call again
     broken,            // the producer wrote something invalid; the channel is unusable this epoch
+    epoch_changed,     // the producer re-initialised the region: drop the handle, attach again
+    slot_lost,         // our consumer slot was reaped (or detached): drop the handle, attach again
 };
 
 struct [[nodiscard]] PopResult {
@@ -109,14 +113,17 @@ struct RingView {
 // msg.size() <= element size and, for lossless rings, that p's slot is free.
 inline void write_slot(RingSlotHeader& slot, std::uint64_t p, std::span<const std::byte> msg,
                        bool write_combining) noexcept {
+    PANE_SCHEDULE_POINT("ring.write.mark");
     store_relaxed(slot.seq, seq_writing(p));
     // Orders the "writing" mark before the payload stores. On a write-combining mapping the
     // stores themselves may reorder: sfence as well.
     std::atomic_thread_fence(std::memory_order_release);
     if (write_combining) write_combining_fence();
+    PANE_SCHEDULE_POINT("ring.write.payload");
     store_relaxed(slot.length, static_cast<std::uint32_t>(msg.size()));
     copy_to_shared(RingView::payload_of(slot), msg.data(), msg.size());
     if (write_combining) write_combining_fence();
+    PANE_SCHEDULE_POINT("ring.write.complete");
     store_release(slot.seq, seq_complete(p));  // S1
 }
 
@@ -126,14 +133,17 @@ enum class SlotRead { ready, empty, lapped, torn, too_long, too_small };
 // the message length; `too_long` means a stable length beyond element_size (hostile).
 [[nodiscard]] inline SlotRead read_slot(RingSlotHeader& slot, std::uint64_t p, std::span<std::byte> out,
                                         std::uint32_t element_size, std::uint32_t& length) noexcept {
+    PANE_SCHEDULE_POINT("ring.read.seq");
     const std::uint64_t seq = load_acquire(slot.seq);  // S1
     const std::int64_t ahead = position_diff(seq, seq_complete(p));
     if (ahead < 0) return SlotRead::empty;
     if (ahead > 0) return SlotRead::lapped;
     length = load_relaxed(slot.length);
     const bool fits = length <= out.size() && length <= element_size;
+    PANE_SCHEDULE_POINT("ring.read.copy");
     if (fits) copy_from_shared(out.data(), RingView::payload_of(slot), length);
     std::atomic_thread_fence(std::memory_order_acquire);  // seqlock reader: copy before re-check
+    PANE_SCHEDULE_POINT("ring.read.recheck");
     if (load_relaxed(slot.seq) != seq) return SlotRead::torn;  // overwritten while we copied
     if (length > element_size) return SlotRead::too_long;
     return fits ? SlotRead::ready : SlotRead::too_small;
@@ -152,9 +162,12 @@ inline void init_ring(const RingView& view, std::uint64_t initial_position, std:
     fresh.slots_offset = view.geometry.slots_offset;
     fresh.initial_position = initial_position;
     fresh.write_pos = initial_position;
-    // Producer-owned lines 0 and 1 only; line 2 (sleepers) belongs to consumers.
+    // The consumers' words (sleepers, cursors) are laid out too: while the producer initialises
+    // nobody holds a slot (the previous epoch's holders were reaped first), so nobody owns them,
+    // and stale bytes must not pass for a live subscriber's claim.
     copy_to_shared(reinterpret_cast<std::byte*>(view.control), reinterpret_cast<const std::byte*>(&fresh),
-                   offsetof(RingControl, sleepers));
+                   sizeof(fresh));
+    zero_shared(reinterpret_cast<std::byte*>(view.cursors), std::uint64_t{view.geometry.cursor_count} * sizeof(RingCursor));
     // Each slot looks complete for the lap before initial_position, so nobody reads it as new.
     for (std::uint32_t i = 0; i < view.geometry.capacity; ++i) {
         const std::uint64_t previous_lap = initial_position + i - view.geometry.capacity;
@@ -175,11 +188,12 @@ public:
     ByteRingProducer& operator=(ByteRingProducer&&) noexcept = default;
     ByteRingProducer(const ByteRingProducer&) = delete;  // one writer per ring
     ByteRingProducer& operator=(const ByteRingProducer&) = delete;
-    ByteRingProducer(detail::RingView view, detail::ConsumerRoster* roster, bool write_combining) noexcept
-        : view_(view), roster_(roster), write_combining_(write_combining) {
-        position_ = detail::load_relaxed(view_.control->write_pos);  // our own word
-        room_until_ = position_;  // force a scan before the first lossless write
-    }
+    // `position` is the write position init_ring laid out: the producer keeps its state privately
+    // and never reads it back from the region, where any process that maps it could change it.
+    ByteRingProducer(detail::RingView view, detail::ConsumerRoster* roster, bool write_combining,
+                     std::uint64_t position) noexcept
+        : view_(view), roster_(roster), write_combining_(write_combining), position_(position),
+          room_until_(position) {}  // room_until_ == position_ forces a scan before the first lossless write
 
     [[nodiscard]] std::uint32_t element_size() const noexcept { return view_.geometry.element_size; }
     [[nodiscard]] std::uint32_t capacity() const noexcept { return view_.geometry.capacity; }
@@ -241,45 +255,52 @@ private:
         return detail::position_diff(room_until_, position_) > 0;
     }
 
-    // Calls fn(cursor, read_pos) for each subscriber that still holds its slot and has a
-    // plausible read position. A holder that died counts until the roster reaps it.
+    // Calls fn(cursor, behind) for each subscriber that still holds its slot, with how far its
+    // read position is behind ours. A holder that died counts until the roster reaps it.
     template <class Fn>
     void for_each_subscriber(Fn&& fn) const noexcept {
         for (std::uint32_t i = 0; i < view_.geometry.cursor_count; ++i) {
             RingCursor& cursor = view_.cursors[i];
+            PANE_SCHEDULE_POINT("ring.scan.claim");
             // S4: a cursor counts only while its subscriber is the slot's current holder.
             const std::uint64_t claim = detail::load_acquire(cursor.claim);
             if (claim == 0 || !roster_->holds(i, claim)) continue;
+            PANE_SCHEDULE_POINT("ring.scan.read_pos");
             // S3: pairs with the consumer's store_release(read_pos) after its copy-out.
             const std::uint64_t read = detail::load_acquire(cursor.read_pos);
-            // A read position ahead of us or more than a ring behind is not a state a live
-            // consumer can be in; ignore it rather than let a hostile cursor stall the ring.
-            if (position_ - read > view_.geometry.capacity) continue;
-            fn(cursor, read);
+            fn(cursor, position_ - read);
         }
     }
 
     // Finds the slowest live subscriber; room_until_ becomes its read position + capacity.
+    // A read position more than a ring behind (or ahead of us) gives no room at all: that is
+    // what a subscriber's first, stale position looks like until it re-reads write_pos (see the
+    // consumer's constructor), and skipping it would let us overwrite where it then starts.
+    // A hostile cursor gains nothing new from it: it could hold the ring exactly a ring behind.
     void scan_room() noexcept {
         // Pairs with the subscriber's fence between publishing its claim and re-reading
         // write_pos: either this scan sees the claim, or the subscriber starts at or after our
         // last write_pos, which the cached room below can never overwrite.
+        PANE_SCHEDULE_POINT("ring.scan.fence");
         detail::fence_seq_cst();
+        const std::uint64_t capacity = view_.geometry.capacity;
         std::uint64_t most_behind = 0;
         blocker_ = nullptr;
-        for_each_subscriber([&](RingCursor& cursor, std::uint64_t read) {
-            if (position_ - read >= most_behind) {
-                most_behind = position_ - read;
+        for_each_subscriber([&](RingCursor& cursor, std::uint64_t behind) {
+            behind = std::min(behind, capacity);  // out of the window: no room
+            if (behind >= most_behind) {
+                most_behind = behind;
                 blocker_ = &cursor;
             }
         });
-        room_until_ = position_ - most_behind + view_.geometry.capacity;
+        room_until_ = position_ - most_behind + capacity;
     }
 
     void publish(std::span<const std::byte> message) noexcept {
         const std::uint64_t p = position_;
         detail::write_slot(view_.slot_at(p), p, message, write_combining_);
         position_ = p + 1;
+        PANE_SCHEDULE_POINT("ring.publish.write_pos");
         detail::store_release(view_.control->write_pos, position_);  // S2
         // S5. Any announced sleeper, live or not yet seen by the roster. A consumer killed in its
         // sleep leaves its bit until the next holder of its slot clears it; meanwhile each
@@ -297,35 +318,45 @@ private:
 
 // Consumer end of a ring. Subscribes on construction (starts at the producer's current
 // position) and unsubscribes on destruction. \pre one thread at a time; the session outlives it.
+//
+// Every call checks, after copying anything out and before writing any of its own words, that
+// the producer is still in the epoch the handle was opened under and that the consumer still
+// holds its slot (detail::SlotHolder). A handle that lost either returns `epoch_changed` or
+// `slot_lost` from then on and never writes again: drop it and attach again.
 class ByteRingConsumer {
 public:
     ByteRingConsumer() = default;
     // `open_flag`, if given, is the session's record that this cursor is in use; cleared on
     // unsubscribe so the channel can be opened again.
-    // `holder` proves this consumer's slot: before each write to its cursor the consumer checks
-    // it still holds the slot, so a consumer that hung, was reaped and came back does not
-    // scribble on its successor's cursor (the check narrows that window to a few instructions;
-    // docs/protocol.md discusses the remainder).
     ByteRingConsumer(detail::RingView view, detail::SlotHolder holder, std::uint8_t* open_flag = nullptr) noexcept
         : view_(view), holder_(holder), cursor_(&view.cursors[holder.index]), open_flag_(open_flag) {
-        if (!still_holds_slot()) {  // the session lost its slot: an inert, broken handle
+        if (const auto s = holder_.check_in(); s != detail::Standing::current) {  // an inert handle
             cursor_ = nullptr;
-            broken_ = true;
+            lost_standing_ = s;
             return;
         }
         clear_sleeper_bit();
-        // Start at the producer's current position. S2: pairs with the producer's release.
+        // Subscribe handshake (docs/protocol.md, "Subscribing"). Start at the producer's current
+        // position. S2: pairs with the producer's release.
+        PANE_SCHEDULE_POINT("ring.subscribe.write_pos");
         position_ = detail::load_acquire(view_.control->write_pos);
+        PANE_SCHEDULE_POINT("ring.subscribe.read_pos");
         detail::store_relaxed(cursor_->read_pos, position_);
         detail::store_relaxed(cursor_->lost, std::uint64_t{0});
         detail::store_relaxed(cursor_->delivered, std::uint64_t{0});
+        PANE_SCHEDULE_POINT("ring.subscribe.claim");
         detail::store_release(cursor_->claim, holder_.claim);  // S4
         // Pairs with the fence at the start of the producer's scan_room: if that scan missed our
-        // claim, this re-read sees at least the position it scanned at, and we start there.
+        // claim, this re-read sees at least the position it scanned at, and we start there. If
+        // it saw the claim with the position above, that position either lies within a ring of
+        // the producer's (it then protects us from there) or not (it then gives no room at all
+        // until the producer reads the one we store below).
         detail::fence_seq_cst();
+        PANE_SCHEDULE_POINT("ring.subscribe.reread");
         const std::uint64_t now_written = detail::load_acquire(view_.control->write_pos);
         if (now_written != position_) {
             position_ = now_written;
+            PANE_SCHEDULE_POINT("ring.subscribe.restart");
             detail::store_release(cursor_->read_pos, position_);  // S3
         }
     }
@@ -340,7 +371,10 @@ public:
             position_ = other.position_;
             lost_total_ = other.lost_total_;
             delivered_total_ = other.delivered_total_;
+            bonus_ = other.bonus_;
+            has_bonus_ = other.has_bonus_;
             broken_ = other.broken_;
+            lost_standing_ = other.lost_standing_;
         }
         return *this;
     }
@@ -357,45 +391,82 @@ public:
     [[nodiscard]] bool broken() const noexcept { return broken_; }
     // For typed wrappers that find a violation the byte layer cannot see (a wrong length).
     void mark_broken() noexcept { broken_ = true; }
-    // False once our slot was reaped or released: stop using this handle and re-attach.
-    [[nodiscard]] bool still_holds_slot() const noexcept { return holder_.holds(); }
+    // False once our slot was reaped or released, or the producer re-initialised: stop using
+    // this handle and re-attach. try_pop and pop report the same as a status.
+    [[nodiscard]] bool still_holds_slot() const noexcept { return cursor_ != nullptr && holder_.holds(); }
 
-    // Steps back to the newest message already published, if any, so a latest-value reader that
-    // subscribes now still gets it (a frame channel's viewer attaching to a still desktop).
+    // Steps back to the newest message published before we subscribed, if any, so a
+    // latest-value reader that subscribes now still gets it (a frame channel's viewer attaching
+    // to a still desktop). That message is a bonus: it was published before we subscribed, so
+    // if the producer reused its slot before it saw our step back (a lossless producer may,
+    // within the room it had cached), it is skipped, not counted as lost.
     void include_latest() noexcept {
+        if (cursor_ == nullptr || holder_.check_in() != detail::Standing::current) return;
         const std::uint64_t initial = detail::load_relaxed(view_.control->initial_position);  // immutable
-        if (cursor_ == nullptr || position_ == initial) return;
+        if (position_ == initial) return;
         --position_;
-        if (still_holds_slot()) detail::store_release(cursor_->read_pos, position_);  // S3
+        bonus_ = position_;
+        has_bonus_ = true;
+        detail::store_release(cursor_->read_pos, position_);  // S3
     }
 
     // Moves to the newest published message, so the next read returns it. The messages passed
     // over are returned, not counted as lost: they were there, the caller chose the latest.
     std::uint64_t skip_to_latest() noexcept {
+        if (cursor_ == nullptr) return 0;
         const std::uint64_t written = detail::load_acquire(view_.control->write_pos);  // S2
         const std::uint64_t ahead = written - position_;
         if (ahead <= 1) return 0;
-        if (ahead > (std::uint64_t{1} << 62)) {  // write_pos behind us: hostile
-            broken_ = true;
+        if (ahead > (std::uint64_t{1} << 62)) {  // write_pos behind us: hostile (or a new epoch)
+            if (holder_.standing() == detail::Standing::current) broken_ = true;
             return 0;
         }
+        if (holder_.standing() != detail::Standing::current) return 0;  // try_pop says why
         position_ = written - 1;
-        if (still_holds_slot()) detail::store_release(cursor_->read_pos, position_);  // S3
+        has_bonus_ = false;
+        detail::store_release(cursor_->read_pos, position_);  // S3
         return ahead - 1;
     }
     // Racy: messages published and not yet read, as of now.
     [[nodiscard]] std::uint64_t available_approx() const noexcept {
         return detail::load_acquire(view_.control->write_pos) - position_;
     }
+    // Racy: whether the next try_pop would find something to consume (a complete message, or a
+    // lap to skip), or the handle's standing changed. A slot the producer has announced through
+    // write_pos but not completed (a producer preempted mid-write, or a hostile one) is not
+    // ready, so blocking waits sleep on it instead of spinning.
+    [[nodiscard]] bool ready_approx() const noexcept {
+        if (cursor_ == nullptr) return true;
+        const std::uint64_t seq = detail::load_acquire(view_.slot_at(position_).seq);  // S1
+        return detail::position_diff(seq, detail::seq_complete(position_)) >= 0 || !holder_.holds();
+    }
+    // Racy: whether the newest published message is complete (latest-value readers wait on it).
+    [[nodiscard]] bool latest_ready_approx() const noexcept {
+        if (cursor_ == nullptr) return true;
+        const std::uint64_t written = detail::load_acquire(view_.control->write_pos);  // S2
+        if (written == position_) return ready_approx();
+        const std::uint64_t seq = detail::load_acquire(view_.slot_at(written - 1).seq);  // S1
+        return detail::position_diff(seq, detail::seq_complete(written - 1)) >= 0 || !holder_.holds();
+    }
 
     // Copies the next message into `out`. Wait-free apart from a bounded number of retries when
     // the producer overwrites the slot being read.
     [[nodiscard]] PopResult try_pop(std::span<std::byte> out) noexcept {
         PopResult result{PopStatus::contended};
+        if (cursor_ == nullptr) return {standing_status(lost_standing_)};
         if (broken_) return {PopStatus::broken};
         for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
             std::uint32_t length = 0;
-            switch (detail::read_slot(view_.slot_at(position_), position_, out, view_.geometry.element_size, length)) {
+            const auto read = detail::read_slot(view_.slot_at(position_), position_, out, view_.geometry.element_size, length);
+            // What the slot said counts only if it came from our epoch and we still hold our
+            // slot: checked after the copy (read_slot's acquire fence orders it before this) and
+            // before any write of ours.
+            if (const auto s = holder_.check_in(); s != detail::Standing::current) {
+                lose_standing(s);
+                result.status = standing_status(s);
+                return result;
+            }
+            switch (read) {
                 case detail::SlotRead::empty: result.status = PopStatus::empty; return result;
                 case detail::SlotRead::lapped:  // skip to the oldest message still in the ring
                     if (!skip_lapped(result)) return result;
@@ -419,20 +490,23 @@ public:
         return result;
     }
 
-    // Waits with `strategy` until a message arrives or the deadline passes.
+    // Waits with `strategy` until a message arrives or the deadline passes. Each round of the
+    // wait moves our heartbeat, so a consumer blocked here is never reaped as silent.
     template <class Strategy>
     [[nodiscard]] PopResult pop(std::span<std::byte> out, const Strategy& strategy, Deadline deadline) {
         std::uint64_t lost = 0;
         PopResult result = try_pop(out);
         while (result.status == PopStatus::empty || result.status == PopStatus::contended) {
             lost += result.lost;
-            // Checked here too: a slot stuck "being written" (or a producer that keeps lapping
-            // us) makes ready() true while try_pop finds nothing, and must not spin forever.
+            // Checked here too: a producer that keeps lapping us makes ready() true while
+            // try_pop finds nothing, and must not spin forever.
             if (deadline.passed(Clock::now())) return {PopStatus::timed_out, 0, lost};
-            const detail::ConsumerSleeper sleeper{&view_.control->sleepers, bit(),
+            const detail::ConsumerSleeper sleeper{&view_.control->sleepers, &holder_,
                                                   detail::low_word(view_.control->write_pos)};
             const auto ready = [this] {
-                return detail::position_diff(detail::load_acquire(view_.control->write_pos), position_) > 0;
+                if (ready_approx()) return true;
+                holder_.keep_alive();  // ready_approx checked the standing
+                return false;
             };
             const WaitStatus status = wait_for(strategy, ready, sleeper, deadline);
             if (status == WaitStatus::timed_out) return {PopStatus::timed_out, 0, lost};
@@ -445,14 +519,24 @@ public:
 private:
     static constexpr int kMaxAttempts = 16;
 
-    [[nodiscard]] std::uint64_t bit() const noexcept { return holder_.bit(); }
+    [[nodiscard]] static PopStatus standing_status(detail::Standing s) noexcept {
+        return s == detail::Standing::epoch_changed ? PopStatus::epoch_changed : PopStatus::slot_lost;
+    }
+    // From now on the handle is inert: it reports `s` and never writes again.
+    void lose_standing(detail::Standing s) noexcept {
+        lost_standing_ = s;
+        cursor_ = nullptr;
+        if (open_flag_ != nullptr) *std::exchange(open_flag_, nullptr) = 0;
+    }
+
     // Futex wake-ups wait on the low word of write_pos (S5); see detail::ConsumerSleeper.
     void clear_sleeper_bit() noexcept {
-        detail::ConsumerSleeper{&view_.control->sleepers, bit(), nullptr}.withdraw();
+        detail::ConsumerSleeper{&view_.control->sleepers, &holder_, nullptr}.withdraw();
     }
 
     // The slot at position_ holds a newer lap. Moves position_ to the oldest message the
-    // producer may still hold and accounts the skipped positions as lost.
+    // producer may still hold and accounts the skipped positions as lost (but for the bonus
+    // message of include_latest, which was never ours). \pre standing checked.
     [[nodiscard]] bool skip_lapped(PopResult& result) noexcept {
         const std::uint64_t written = detail::load_acquire(view_.control->write_pos);  // S2
         const std::uint64_t capacity = view_.geometry.capacity;
@@ -465,23 +549,25 @@ private:
         // Jump to the oldest position the ring can still hold. If the producer is overwriting
         // that one right now, the next attempt sees it lapped too and skips one more.
         const std::uint64_t skip = behind > capacity ? behind - capacity : 1;
+        const std::uint64_t lost = has_bonus_ && position_ == bonus_ ? skip - 1 : skip;
+        has_bonus_ = false;
         position_ += skip;
-        result.lost += skip;
-        lost_total_ += skip;
-        if (still_holds_slot()) {
-            detail::store_relaxed(cursor_->lost, lost_total_);
-            detail::store_release(cursor_->read_pos, position_);  // S3
-        }
+        result.lost += lost;
+        lost_total_ += lost;
+        detail::store_relaxed(cursor_->lost, lost_total_);
+        detail::store_release(cursor_->read_pos, position_);  // S3
         return true;
     }
 
+    // \pre standing checked.
     void advance() noexcept {
         ++position_;
         ++delivered_total_;
-        if (!still_holds_slot()) return;  // reaped: the cursor is no longer ours to write
+        has_bonus_ = false;
         // A predecessor racing its own unsubscribe may have cleared our claim: put it back.
         if (detail::load_relaxed(cursor_->claim) != holder_.claim) detail::store_release(cursor_->claim, holder_.claim);  // S4
         detail::store_relaxed(cursor_->delivered, delivered_total_);
+        PANE_SCHEDULE_POINT("ring.advance.read_pos");
         detail::store_release(cursor_->read_pos, position_);  // S3
         if (view_.wakeups && view_.policy == RingPolicy::lossless) {
             detail::fence_seq_cst();  // S5: pairs with the producer's fence after announcing
@@ -492,8 +578,9 @@ private:
     }
 
     void unsubscribe() noexcept {
-        if (cursor_ != nullptr && still_holds_slot()) {
+        if (cursor_ != nullptr && holder_.holds()) {
             clear_sleeper_bit();
+            PANE_SCHEDULE_POINT("ring.unsubscribe.claim");
             detail::store_release(cursor_->claim, std::uint64_t{0});  // S4
         }
         cursor_ = nullptr;
@@ -502,12 +589,15 @@ private:
 
     detail::RingView view_{};
     detail::SlotHolder holder_{};
-    RingCursor* cursor_ = nullptr;
+    RingCursor* cursor_ = nullptr;  // null once the handle is inert (closed, or lost its standing)
     std::uint8_t* open_flag_ = nullptr;
     std::uint64_t position_ = 0;
     std::uint64_t lost_total_ = 0;
     std::uint64_t delivered_total_ = 0;
+    std::uint64_t bonus_ = 0;  // include_latest's position, while has_bonus_
+    bool has_bonus_ = false;
     bool broken_ = false;
+    detail::Standing lost_standing_ = detail::Standing::slot_lost;  // what an inert handle reports
 };
 
 // Typed ends: T is copied as bytes, so it must be trivially copyable; the ring's element size

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <string_view>
@@ -35,6 +36,7 @@
 #include "detail/region_check.hpp"
 #include "frames.hpp"
 #include "detail/roster.hpp"
+#include "detail/schedule_point.hpp"
 #include "error.hpp"
 #include "layout.hpp"
 #include "region_spec.hpp"
@@ -224,14 +226,35 @@ private:
             const bool had_region = detail::load_acquire(header->magic) == kRegionMagic;
             const std::uint64_t previous_epoch = had_region ? detail::load_acquire(header->epoch) : 0;
             const std::uint64_t previous_inits = had_region ? detail::load_relaxed(header->init_count) : 0;
-            // Consumers check producer_state (acquire) before and after they attach.
+            const RegionHeader old = copy_header();
+            // Consumers check producer_state (acquire) before and after they attach; every
+            // consumer handle checks epoch (acquire) after each copy-out and before each write.
+            PANE_SCHEDULE_POINT("init.mark");
             detail::store_release(header->producer_state, static_cast<std::uint32_t>(ProducerState::initialising));
             detail::store_release(header->epoch, std::uint64_t{0});
             // A release store orders what precedes it, not what follows: fence so that no layout
             // store below becomes visible before `initialising` and epoch 0 (also on WC memory).
             std::atomic_thread_fence(std::memory_order_release);
             detail::write_combining_fence();
-            if (had_region) wait_for_previous_consumers();
+            // The previous epoch's consumers leave (bounded by reinit_grace); whoever is still
+            // there is reaped in the previous layout's slot table, before a byte of the new
+            // layout is written. Their handles stop writing once they see epoch 0 or the reap.
+            if (had_region) {
+                if (const auto old_slots = slot_table_of(old)) {
+                    wait_for_previous_consumers(*old_slots, old.max_consumers);
+                    detail::ConsumerRoster(*old_slots, old.max_consumers, 0, consumer_timeout).release_all_held();
+                }
+            }
+            // A layout that moves or resizes the slot table starts it from zero: the bytes there
+            // belonged to other structures. Otherwise claims keep counting across epochs, so no
+            // claim of an earlier epoch can match a later holder's.
+            const bool same_slots = had_region && old.slot_table_offset == plan.slot_table_offset &&
+                                    old.max_consumers == max_consumers;
+            if (!same_slots) {
+                PANE_SCHEDULE_POINT("init.slots");
+                detail::zero_shared(region.data() + plan.slot_table_offset,
+                                    std::uint64_t{max_consumers} * sizeof(ConsumerSlot));
+            }
 
             RegionHeader fresh{};
             fresh.magic = had_region ? kRegionMagic : 0;  // on a new region, magic goes in last
@@ -258,47 +281,55 @@ private:
             detail::copy_to_shared(region.data() + plan.channel_table_offset,
                                    reinterpret_cast<const std::byte*>(table.data()), table.size() * sizeof(ChannelEntry));
 
-            // Producer-owned line of each slot: keep reaped_claim meaningful, then release every
-            // slot still held from before (its holder saw `initialising`, or is dead).
+            // Producer-owned line of each slot: every slot still held is released (its holder was
+            // reaped above); a free slot's leftover reaped_claim must not equal its next claim.
             for (std::uint32_t i = 0; i < max_consumers; ++i) {
                 detail::store_relaxed(slots[i].reap_count, std::uint64_t{0});
-                // A leftover reaped_claim must not equal the next claim (claim + 1) of a free slot.
                 const std::uint64_t claim = detail::load_acquire(slots[i].claim);
-                if (!detail::claim_held(claim)) detail::store_relaxed(slots[i].reaped_claim, claim - 1);
+                detail::store_relaxed(slots[i].reaped_claim, detail::claim_held(claim) ? claim : claim - 1);
             }
-            roster.release_all_held();
 
-            for (const auto& channel : plan.channels) init_channel(channel);
+            PANE_SCHEDULE_POINT("init.channels");
+            for (const auto& channel : plan.channels) init_channel(channel, previous_inits + 1);
 
             // On a write-combining mapping the layout stores above may still sit in WC buffers.
             detail::write_combining_fence();
             epoch = detail::fresh_epoch(previous_epoch);
+            init_count = previous_inits + 1;
             roster = detail::ConsumerRoster(slots, max_consumers, epoch, consumer_timeout);
             // Everything above happens-before a consumer's load_acquire of epoch/state/magic.
+            PANE_SCHEDULE_POINT("init.publish");
             detail::store_release(header->epoch, epoch);
             detail::store_release(header->producer_state, static_cast<std::uint32_t>(ProducerState::ready));
             if (!had_region) detail::store_release(header->magic, kRegionMagic);
             last_beat = Clock::now();
         }
 
-        // Best effort: the previous layout's slot table, if its header is sane, tells which
-        // consumers are still attached. Bounded by reinit_grace.
-        void wait_for_previous_consumers() {
-            RegionHeader old{};
-            detail::copy_from_shared(reinterpret_cast<std::byte*>(&old), region.data(), sizeof(old));
-            // Only the old slot table must lie inside our mapping: a new layout may be smaller
-            // than the old one, and its consumers still deserve their grace period.
+        [[nodiscard]] RegionHeader copy_header() const noexcept {
+            RegionHeader h{};
+            detail::copy_from_shared(reinterpret_cast<std::byte*>(&h), region.data(), sizeof(h));
+            return h;
+        }
+
+        // The previous layout's slot table, if its header is sane enough to find it inside our
+        // mapping (a new layout may be smaller than the old one: its consumers still count).
+        [[nodiscard]] std::optional<ConsumerSlot*> slot_table_of(const RegionHeader& old) const noexcept {
             if (old.max_consumers == 0 || old.max_consumers > kMaxConsumers ||
                 !detail::is_aligned(old.slot_table_offset, kCacheLine) || old.slot_table_offset < sizeof(RegionHeader) ||
                 !detail::range_fits(old.slot_table_offset, std::uint64_t{old.max_consumers} * sizeof(ConsumerSlot),
                                     region.size())) {
-                return;
+                return std::nullopt;
             }
-            const auto* old_slots = reinterpret_cast<const ConsumerSlot*>(region.data() + old.slot_table_offset);
+            return reinterpret_cast<ConsumerSlot*>(region.data() + old.slot_table_offset);
+        }
+
+        // Gives the previous epoch's attached consumers reinit_grace to see `initialising` and
+        // leave, so that a handle in the middle of a call finishes it before the layout changes.
+        void wait_for_previous_consumers(const ConsumerSlot* old_slots, std::uint32_t count) const {
             const auto deadline = Deadline::after(options.reinit_grace);
             for (;;) {
                 bool any_attached = false;
-                for (std::uint32_t i = 0; i < old.max_consumers; ++i) {
+                for (std::uint32_t i = 0; i < count; ++i) {
                     const std::uint64_t claim = detail::load_acquire(old_slots[i].claim);
                     any_attached |= detail::claim_held(claim) && claim != detail::load_relaxed(old_slots[i].reaped_claim) &&
                                     detail::load_acquire(old_slots[i].state) ==
@@ -309,7 +340,7 @@ private:
             }
         }
 
-        void init_channel(const PlannedChannel& channel) {
+        void init_channel(const PlannedChannel& channel, std::uint64_t new_init_count) {
             std::byte* base = region.data() + channel.entry.offset;
             const std::uint32_t n = max_consumers;
             // plan_region already checked every spec, so each geometry exists.
@@ -320,7 +351,7 @@ private:
             } else if (const auto* f = std::get_if<FrameSpec>(&channel.spec)) {
                 const auto g = detail::frame_geometry(f->buffer_count, f->max_width, f->max_height,
                                                       f->max_bytes_per_pixel, f->descriptors, n);
-                detail::init_frames(base, *g, channel.entry.flags);
+                detail::init_frames(base, *g, channel.entry.flags, new_init_count);
             } else if (const auto* c = std::get_if<CursorShapeSpec>(&channel.spec)) {
                 detail::init_cursor_shape(base, *detail::cursor_shape_geometry(c->max_dimension));
             } else if (std::holds_alternative<CursorPositionSpec>(channel.spec)) {
@@ -342,6 +373,7 @@ private:
         detail::ConsumerRoster roster;
         std::vector<bool> opened;
         std::uint64_t epoch = 0;
+        std::uint64_t init_count = 0;
         std::uint64_t heartbeat = 0;
         Clock::time_point last_beat{};
         bool closed = false;
@@ -360,7 +392,7 @@ private:
             if (s.opened[i]) return ChannelError::already_open;  // one writer per channel
             s.opened[i] = true;
             return std::pair{detail::ProducerContext{s.region.data() + e.offset, e, &s.roster, s.max_consumers,
-                                                     s.options.write_combining},
+                                                     s.options.write_combining, s.init_count},
                              i};
         }
         return ChannelError::not_found;
@@ -375,8 +407,9 @@ private:
             return ChannelError::wrong_element;
         }
         const auto g = detail::ring_geometry(e.capacity, e.element_size, state_->max_consumers);
+        const auto& spec = std::get<RingSpec>(state_->plan.channels[ctx->second].spec);
         return ByteRingProducer(detail::ring_view(state_->region.data(), e, *g), &state_->roster,
-                                state_->options.write_combining);
+                                state_->options.write_combining, spec.initial_position);
     }
 
     std::unique_ptr<State> state_;
@@ -472,7 +505,7 @@ public:
         if (!detail::claim_holds_slot(slot, s.claim)) return SessionStatus::slot_lost;
         if (now - s.last_beat >= s.options.heartbeat_period) {
             s.last_beat = now;
-            detail::store_release(slot.heartbeat, ++s.heartbeat);  // roster: load_acquire(heartbeat)
+            s.holder().keep_alive();  // the same word channel handles move on every call
         }
         const std::uint64_t beat = detail::load_acquire(header->producer_heartbeat);  // pairs with tick's release
         if (beat != s.producer_beat) {
@@ -618,7 +651,7 @@ private:
                 producer_beat = detail::load_acquire(header()->producer_heartbeat);
                 detail::store_relaxed(s.pid, detail::current_pid());
                 detail::store_relaxed(s.attach_epoch, checked.header.epoch);
-                detail::store_relaxed(s.heartbeat, ++heartbeat);
+                detail::store_relaxed(s.heartbeat, detail::load_relaxed(s.heartbeat) + 1);  // a new holder: the roster restarts its clock anyway
                 // The roster reads state (acquire), then attach_epoch.
                 detail::store_release(s.state, static_cast<std::uint32_t>(ConsumerState::attached));
                 return true;
@@ -627,6 +660,9 @@ private:
         }
 
         [[nodiscard]] bool holds_slot() const noexcept { return detail::claim_holds_slot(slot(), claim); }
+        [[nodiscard]] detail::SlotHolder holder() const noexcept {
+            return detail::SlotHolder{&slot(), header(), index, claim, checked.header.epoch};
+        }
 
         void release_slot() noexcept {
             released = true;
@@ -642,7 +678,6 @@ private:
         ConsumerOptions options;
         std::uint32_t index = 0;
         std::uint64_t claim = 0;
-        std::uint64_t heartbeat = 0;
         std::uint64_t producer_beat = 0;
         Clock::time_point last_beat;
         Clock::time_point producer_moved_at;
@@ -672,7 +707,7 @@ private:
         OpenContext ctx{};
         ctx.channel = s.region.data() + e->offset;
         ctx.entry = *e;
-        ctx.holder = detail::SlotHolder{&s.slot(), s.index, s.claim};
+        ctx.holder = s.holder();
         ctx.max_consumers = s.checked.header.max_consumers;
         ctx.open_flag = &s.opened[index];
         ctx.index = index;

@@ -129,17 +129,19 @@ struct FutexWait {
     static constexpr std::string_view name = "futex";
     unsigned spins = 2000;
     // Upper bound of one kernel sleep: a safety net against a waker that died between its
-    // publish and its wake, and what a FutexWait without a futex word (or off Linux) sleeps.
+    // publish and its wake, and what a FutexWait sleeps per round where it cannot futex (no
+    // futex word, not Linux, or the kernel refused the word: then for the rest of this wait).
     std::chrono::milliseconds slice{5};
     template <class Ready, Sleeper S>
     WaitStatus wait(Ready&& ready, const S& sleeper, Deadline deadline) const {
         if (detail::spin_phase(ready, spins)) return WaitStatus::ready;
+        bool futex_usable = detail::kHaveFutex;
         for (;;) {
-            const std::uint32_t* word = sleeper.word();  // may change between rounds
             const auto now = Clock::now();
             if (deadline.passed(now)) return ready() ? WaitStatus::ready : WaitStatus::timed_out;
             const auto nap = std::min<Clock::duration>(slice, deadline.remaining(now));
-            if (!detail::kHaveFutex || word == nullptr) {
+            const std::uint32_t* word = sleeper.word();  // may change between rounds
+            if (!futex_usable || word == nullptr) {
                 if (ready()) return WaitStatus::ready;
                 std::this_thread::sleep_for(nap);
                 continue;
@@ -151,7 +153,11 @@ struct FutexWait {
                 sleeper.withdraw();
                 return WaitStatus::ready;
             }
-            detail::futex_wait(word, seen, nap);
+            // ready() may have changed which word the change will come through (a lossless
+            // producer's rescan finds another blocker): sleeping on the old one would miss the
+            // wake. Start the round again with the new word (still announced).
+            if (sleeper.word() != word) continue;
+            futex_usable = detail::futex_wait(word, seen, nap);
             sleeper.withdraw();
             if (ready()) return WaitStatus::ready;
         }

@@ -12,6 +12,7 @@
 #include "atomic.hpp"
 #include "futex.hpp"
 #include "roster.hpp"
+#include "schedule_point.hpp"
 
 namespace pane::detail {
 
@@ -21,17 +22,57 @@ struct ProducerContext {
     ConsumerRoster* roster;
     std::uint32_t max_consumers;
     bool write_combining;
+    std::uint64_t init_count;  // the header's: where generations and serials start (epoch_base.hpp)
 };
 
-// A consumer's proof of its slot: a claim value it checks before writing its own words, so a
-// consumer that was reaped (or released at re-initialisation) stops writing words a successor owns.
+// Where a consumer handle stands: still in the epoch and slot it was opened under, or not.
+enum class Standing {
+    current,        // the producer is in our epoch and we hold our slot
+    epoch_changed,  // the producer re-initialised (or is doing so): nothing here is ours any more
+    slot_lost,      // the producer reaped us (or we detached): our slot's words belong to others
+};
+
+// A consumer's proof of its slot and epoch. Every channel handle checks it on every data-path
+// call, after copying anything out and before writing any of its own words, so a handle that
+// outlived its epoch or slot says so instead of returning another epoch's data or scribbling on
+// words a successor owns. The checks are loads of rarely-written lines: cheap when nothing changed.
 struct SlotHolder {
-    const ConsumerSlot* slot = nullptr;
+    ConsumerSlot* slot = nullptr;
+    const RegionHeader* header = nullptr;
     std::uint32_t index = 0;
     std::uint64_t claim = 0;
+    std::uint64_t epoch = 0;
 
-    [[nodiscard]] bool holds() const noexcept { return slot != nullptr && claim_holds_slot(*slot, claim); }
+    // The epoch first: the header sits at a fixed offset, so this load is sound even when a new
+    // layout has moved the slot table. A copy-out followed by an acquire fence and this check
+    // proves the copy came from our epoch: the producer stores epoch 0 and fences before it
+    // rewrites anything (docs/protocol.md, "Re-initialisation").
+    [[nodiscard]] Standing standing() const noexcept {
+        if (slot == nullptr) return Standing::slot_lost;
+        PANE_SCHEDULE_POINT("holder.epoch");
+        if (load_acquire(header->epoch) != epoch) return Standing::epoch_changed;  // pairs with init's release stores
+        PANE_SCHEDULE_POINT("holder.claim");
+        if (!claim_holds_slot(*slot, claim)) return Standing::slot_lost;
+        return Standing::current;
+    }
+    [[nodiscard]] bool holds() const noexcept { return standing() == Standing::current; }
     [[nodiscard]] std::uint64_t bit() const noexcept { return std::uint64_t{1} << index; }
+
+    // Liveness: a consumer is alive while its heartbeat moves, and every data-path call and
+    // every round of a blocking wait moves it, so a reader that reads or waits is never reaped
+    // however rarely it calls tick(). Our own word (C); the roster only compares it for change.
+    // A plain load and store, not an increment: handles on several threads may race here, and
+    // any of their stores still moves the word. \pre standing() == current, just checked.
+    void keep_alive() const noexcept {
+        PANE_SCHEDULE_POINT("holder.heartbeat");
+        store_relaxed(slot->heartbeat, load_relaxed(slot->heartbeat) + 1);  // roster: load_acquire(heartbeat)
+    }
+    // Both in one: the standing, and a heartbeat when it is current.
+    [[nodiscard]] Standing check_in() const noexcept {
+        const Standing s = standing();
+        if (s == Standing::current) keep_alive();
+        return s;
+    }
 };
 
 struct ConsumerContext {
@@ -45,18 +86,21 @@ struct ConsumerContext {
 // Futex sleeper for a consumer waiting on a producer-written position or sequence word. The
 // sleepers word is consumer-only shared state: consumers set and clear their own bit with
 // fetch_or / fetch_and among themselves; the producer only reads it. See wait.hpp for the
-// announce / fence / re-check handshake.
+// announce / fence / re-check handshake. Both RMWs are gated on the holder test, so a consumer
+// that lost its slot or epoch never modifies a word of a successor or of a new layout.
 struct ConsumerSleeper {
     std::uint64_t* sleepers;
-    std::uint64_t bit;
+    const SlotHolder* holder;
     const std::uint32_t* waited;
 
     [[nodiscard]] const std::uint32_t* word() const noexcept { return waited; }
     void announce() const noexcept {
-        std::atomic_ref<std::uint64_t>(*sleepers).fetch_or(bit, std::memory_order_relaxed);  // consumer-only word
+        if (!holder->holds()) return;
+        std::atomic_ref<std::uint64_t>(*sleepers).fetch_or(holder->bit(), std::memory_order_relaxed);  // consumer-only word
     }
     void withdraw() const noexcept {
-        std::atomic_ref<std::uint64_t>(*sleepers).fetch_and(~bit, std::memory_order_relaxed);  // consumer-only word
+        if (!holder->holds()) return;
+        std::atomic_ref<std::uint64_t>(*sleepers).fetch_and(~holder->bit(), std::memory_order_relaxed);  // consumer-only word
     }
 };
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #if defined(__linux__)
+#include <cerrno>
 #include <climits>
 #include <ctime>
 #include <linux/futex.h>
@@ -24,15 +25,20 @@ inline constexpr bool kHaveFutex = true;
 
 // Sleeps while *word == expected, at most `timeout`. Spurious returns are allowed; callers
 // re-check their condition. The kernel reads *word atomically with queueing the waiter, which
-// is what closes the lost-wake-up window.
-inline void futex_wait(const std::uint32_t* word, std::uint32_t expected,
-                       std::chrono::nanoseconds timeout) noexcept {
-    if (timeout <= std::chrono::nanoseconds::zero()) return;
+// is what closes the lost-wake-up window. Returns false when the kernel cannot futex this word
+// at all (EFAULT on a mapping it cannot key, such as a PCI BAR mapped VM_PFNMAP; EINVAL, ENOSYS;
+// a seccomp filter's EPERM): the caller must then sleep instead of retrying at full speed.
+// Woken, timed out, interrupted and "the value already changed" are all normal returns.
+[[nodiscard]] inline bool futex_wait(const std::uint32_t* word, std::uint32_t expected,
+                                     std::chrono::nanoseconds timeout) noexcept {
+    if (timeout <= std::chrono::nanoseconds::zero()) return true;
     const auto secs = std::chrono::duration_cast<std::chrono::seconds>(timeout);
     timespec ts{};
     ts.tv_sec = static_cast<time_t>(secs.count());
     ts.tv_nsec = static_cast<long>((timeout - secs).count());
-    (void)::syscall(SYS_futex, const_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, &ts, nullptr, 0);
+    if (::syscall(SYS_futex, const_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, &ts, nullptr, 0) == 0) return true;
+    const int e = errno;
+    return e == EAGAIN || e == ETIMEDOUT || e == EINTR;
 }
 
 inline void futex_wake_all(const std::uint32_t* word) noexcept {
@@ -40,7 +46,7 @@ inline void futex_wake_all(const std::uint32_t* word) noexcept {
 }
 #else
 inline constexpr bool kHaveFutex = false;
-inline void futex_wait(const std::uint32_t*, std::uint32_t, std::chrono::nanoseconds) noexcept {}
+[[nodiscard]] inline bool futex_wait(const std::uint32_t*, std::uint32_t, std::chrono::nanoseconds) noexcept { return false; }
 inline void futex_wake_all(const std::uint32_t*) noexcept {}
 #endif
 

@@ -18,6 +18,7 @@
 #include "../layout.hpp"
 #include "../wait.hpp"
 #include "atomic.hpp"
+#include "schedule_point.hpp"
 
 namespace pane::detail {
 
@@ -103,6 +104,7 @@ private:
 
     void reap(std::uint32_t i, std::uint64_t claim) noexcept {
         ConsumerSlot& slot = slots_[i];
+        PANE_SCHEDULE_POINT("roster.reap");
         store_relaxed(slot.reap_count, load_relaxed(slot.reap_count) + 1);  // producer-only word
         // Pairs with a claiming consumer's load_acquire(reaped_claim) before its compare-exchange,
         // and with the reaped holder's check in ConsumerSession::tick.

@@ -51,4 +51,12 @@ inline void copy_from_shared(std::byte* dst, const std::byte* src_shared, std::s
     }
 }
 
+// dst_shared must be 8-byte aligned; bytes a multiple of 8.
+inline void zero_shared(std::byte* dst_shared, std::uint64_t bytes) noexcept {
+    auto* words = reinterpret_cast<std::uint64_t*>(dst_shared);
+    for (std::uint64_t i = 0; i < bytes / kWordBytes; ++i) {
+        std::atomic_ref<std::uint64_t>(words[i]).store(0, std::memory_order_relaxed);
+    }
+}
+
 }  // namespace pane::detail
