@@ -129,6 +129,7 @@ public:
             open_flag_ = std::exchange(o.open_flag_, nullptr);
             position_ = o.position_;
             open_ = std::exchange(o.open_, false);
+            lost_ = o.lost_;
         }
         return *this;
     }
@@ -151,12 +152,14 @@ public:
 
     // The raw form: any type (the producer rejects what breaks the rules). Wait-free.
     [[nodiscard]] ControlStatus send(ControlType type, std::uint32_t app_type, std::span<const std::byte> body) noexcept {
+        if (lost_ != ControlStatus::ok) return lost_;  // inert: says the same from then on
         if (!open_) return ControlStatus::not_attached;
         // Before any write: our ring is ours only while we hold the slot in this epoch.
         if (const auto s = holder_.check_in(); s != detail::Standing::current) {
             open_ = false;
             if (open_flag_ != nullptr) *std::exchange(open_flag_, nullptr) = 0;
-            return s == detail::Standing::epoch_changed ? ControlStatus::epoch_changed : ControlStatus::slot_lost;
+            lost_ = s == detail::Standing::epoch_changed ? ControlStatus::epoch_changed : ControlStatus::slot_lost;
+            return lost_;
         }
         const std::uint64_t length = sizeof(ControlMessageHeader) + std::uint64_t{body.size()};
         if (length > view_.geometry.element_size) return ControlStatus::too_large;
@@ -184,6 +187,7 @@ private:
     std::uint8_t* open_flag_ = nullptr;
     std::uint64_t position_ = 0;
     bool open_ = false;
+    ControlStatus lost_ = ControlStatus::ok;  // epoch_changed or slot_lost once the standing is gone
     std::vector<std::byte> scratch_;
 };
 

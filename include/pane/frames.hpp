@@ -427,7 +427,10 @@ public:
     // the new frame; on no_frame (or any failure) the previous frame stays leased, so a viewer
     // can keep showing it.
     [[nodiscard]] FrameStatus acquire_latest(FrameView& out) noexcept {
-        if (broken_) return FrameStatus::broken;
+        if (broken_) {  // until the next epoch, which the standing check reports first
+            const auto s = holder_.standing();
+            return s == detail::Standing::current ? FrameStatus::broken : detail::frame_status(s);
+        }
         for (int attempt = 0; attempt < kAttempts; ++attempt) {
             skipped_ += ring_.skip_to_latest();
             FrameDescriptor d;
@@ -511,11 +514,11 @@ private:
             held_ = wanted;
             return FrameStatus::ok;
         }
+        if (const auto s = holder_.standing(); s != detail::Standing::current) return detail::frame_status(s);
         if (held_ == 0 || !try_lease(held_)) {
             held_ = 0;
-            detail::store_relaxed(lease_->lease, std::uint64_t{0});
+            if (holder_.holds()) detail::store_relaxed(lease_->lease, std::uint64_t{0});
         }
-        if (const auto s = holder_.standing(); s != detail::Standing::current) return detail::frame_status(s);
         return FrameStatus::superseded;
     }
 

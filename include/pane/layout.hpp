@@ -21,7 +21,7 @@ static_assert(std::endian::native == std::endian::little, "the Pane wire format 
 
 inline constexpr std::uint64_t kRegionMagic = 0x4E47522D454E4150ULL;  // bytes "PANE-RGN"
 inline constexpr std::uint16_t kVersionMajor = 1;  // bumped for incompatible layout changes
-inline constexpr std::uint16_t kVersionMinor = 0;  // bumped for compatible additions
+inline constexpr std::uint16_t kVersionMinor = 1;  // bumped for compatible additions (1.1: lifecycle rules)
 inline constexpr std::size_t kCacheLine = 64;      // our own constant; see STYLE.md rule 3
 inline constexpr std::uint32_t kMaxConsumers = 64;  // sleeper bitmasks are 64-bit
 inline constexpr std::uint32_t kDefaultConsumers = 32;

@@ -432,9 +432,10 @@ public:
         return detail::load_acquire(view_.control->write_pos) - position_;
     }
     // Racy: whether the next try_pop would find something to consume (a complete message, or a
-    // lap to skip), or the handle's standing changed. A slot the producer has announced through
-    // write_pos but not completed (a producer preempted mid-write, or a hostile one) is not
-    // ready, so blocking waits sleep on it instead of spinning.
+    // lap to skip), or the handle's standing changed. An honest producer completes a slot before
+    // it moves write_pos, so for it this is "write_pos moved past us"; a slot that write_pos
+    // announces but that never completes (a hostile or broken producer) is not ready, so
+    // blocking waits sleep on it instead of spinning.
     [[nodiscard]] bool ready_approx() const noexcept {
         if (cursor_ == nullptr) return true;
         const std::uint64_t seq = detail::load_acquire(view_.slot_at(position_).seq);  // S1
@@ -454,7 +455,12 @@ public:
     [[nodiscard]] PopResult try_pop(std::span<std::byte> out) noexcept {
         PopResult result{PopStatus::contended};
         if (cursor_ == nullptr) return {standing_status(lost_standing_)};
-        if (broken_) return {PopStatus::broken};
+        if (broken_) {  // until the next epoch, which the standing check reports first
+            const auto s = holder_.standing();
+            if (s == detail::Standing::current) return {PopStatus::broken};
+            lose_standing(s);
+            return {standing_status(s)};
+        }
         for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
             std::uint32_t length = 0;
             const auto read = detail::read_slot(view_.slot_at(position_), position_, out, view_.geometry.element_size, length);
@@ -541,7 +547,13 @@ private:
         const std::uint64_t written = detail::load_acquire(view_.control->write_pos);  // S2
         const std::uint64_t capacity = view_.geometry.capacity;
         const std::uint64_t behind = written - position_;
-        if (behind > (std::uint64_t{1} << 62)) {  // write_pos far behind our position: hostile
+        if (behind > (std::uint64_t{1} << 62)) {  // write_pos far behind our position: hostile,
+            // or a re-initialisation since our standing check restarted the positions
+            if (const auto s = holder_.standing(); s != detail::Standing::current) {
+                lose_standing(s);
+                result.status = standing_status(s);
+                return false;
+            }
             broken_ = true;
             result.status = PopStatus::broken;
             return false;

@@ -666,6 +666,9 @@ private:
 
         void release_slot() noexcept {
             released = true;
+            // After a re-initialisation the producer has reaped us, and our slot's address may
+            // lie in another structure of a new layout: write nothing there.
+            if (detail::load_acquire(header()->epoch) != checked.header.epoch) return;  // pairs with init's release
             // Consumer-only word (see claim_slot). Fails harmlessly if the slot was reaped and
             // claimed again by another consumer.
             std::uint64_t expected = claim;
