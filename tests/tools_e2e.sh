@@ -4,10 +4,14 @@
 # the given resolution. Passes when the consumer verified every frame, cursor update and shape
 # with zero errors, saw every shape type, and (unless PANE_E2E_EXPECT_FPS=0, as in the sanitizer
 # pass) reached the expected frame and cursor rates.
-# usage: tools_e2e.sh PANE_PRODUCE PANE_CONSUME WIDTHxHEIGHT [SECONDS]
+# With PAUSE=producer or PAUSE=consumer, that process is stopped (SIGSTOP) for longer than every
+# timeout (2.5 s against 1 s) a second into the run: rates are not checked then, but every frame
+# must still verify, and a paused consumer must have been reaped and re-attached (restarts >= 1).
+# usage: tools_e2e.sh PANE_PRODUCE PANE_CONSUME WIDTHxHEIGHT [SECONDS [PAUSE]]
 set -uo pipefail
-produce=$1 consume=$2 size=$3 seconds=${4:-4}
+produce=$1 consume=$2 size=$3 seconds=${4:-4} pause=${5:-none}
 fps=${PANE_E2E_EXPECT_FPS:-50}
+[ "$pause" != none ] && fps=0
 cursor_hz=${PANE_E2E_MIN_CURSOR_HZ:-900}
 [ "$fps" = 0 ] && cursor_hz=0
 name="pane-e2e-$$-${size}"
@@ -17,16 +21,25 @@ expect=()
 
 "$produce" --shm "$name" --size "$size" --duration $((seconds + 3)) >/tmp/"$name".produce.log 2>&1 &
 producer=$!
-"$consume" --shm "$name" --duration "$seconds" --json "${expect[@]}" >/tmp/"$name".consume.json 2>/tmp/"$name".consume.log
+"$consume" --shm "$name" --duration "$seconds" --json "${expect[@]}" >/tmp/"$name".consume.json 2>/tmp/"$name".consume.log &
+consumer=$!
+if [ "$pause" != none ]; then
+  sleep 1
+  if [ "$pause" = producer ]; then target=$producer; else target=$consumer; fi
+  kill -STOP "$target"; sleep 2.5; kill -CONT "$target"
+fi
+wait "$consumer"
 rc=$?
 wait "$producer"
 prc=$?
 rm -f /dev/shm/"$name"
 echo "consumer report:"; cat /tmp/"$name".consume.json
 types_ok=1
-python3 - /tmp/"$name".consume.json <<'PY' || types_ok=0
+python3 - /tmp/"$name".consume.json "$pause" <<'PY' || types_ok=0
 import json, sys
 d = json.load(open(sys.argv[1]))
+if sys.argv[2] == "consumer":
+    assert d["restarts"] >= 1, "a consumer paused past the timeout was not reaped and re-attached"
 types = d["cursor"]["shape_types"]
 assert set(types) == {"colour", "monochrome", "masked"} and all(n > 0 for n in types.values()), types
 assert d["error_total"] == 0 and d["frames"]["verified"] > 0, "errors or no frames"

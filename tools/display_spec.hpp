@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The region the reference tools share: channel names and how the display region is laid out
-// for a given maximum resolution. pane-produce creates it; pane-consume and pane-inspect find
-// the channels by these names.
+// for a given maximum resolution. pane-produce creates it; pane-consume finds the channels by
+// these names (pane-inspect decodes every channel by its kind).
 #pragma once
 
 #include <cstdint>
