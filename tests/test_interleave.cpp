@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: MIT
+// Deterministic interleaving tests of Pane's handshakes: the producer and a consumer run in two
+// threads that stop at the library's schedule points, and the explorer (interleave.hpp) drives
+// them through every order of those stops (or every order with at most k preemptions, where the
+// full tree is too large), each from a fresh region. What each test asserts holds for every
+// order it ran; a failure comes back with its exact, replayable schedule. The handshakes:
+//   subscribe during publish (lossless), reap during read, epoch change during read and during
+//   verify(), lease against buffer reuse, consumer detach during a lossless push.
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "catch.hpp"
+#include "interleave.hpp"
+#include "support.hpp"
+
+using namespace pane;
+using namespace std::chrono_literals;
+using pane_test::explore_interleavings;
+using pane_test::InterleaveOptions;
+using pane_test::InterleaveRun;
+
+namespace {
+
+struct Msg {
+    std::uint64_t seq;
+    std::uint64_t tag;  // which producer epoch published it
+};
+
+constexpr auto kTimeout = 300ms;
+
+// Stops only at the points of the handshakes under test: the ring's, the frame channel's, the
+// roster's and initialisation's. The holder test's own loads (holder.*) run through: their
+// order against the producer is covered where it matters by the copy-then-check points.
+bool handshake_point(std::string_view point) { return point.substr(0, 7) != "holder."; }
+
+InterleaveOptions bounded(int preemptions) {
+    InterleaveOptions o;
+    o.preemption_bound = preemptions;
+    o.stops_at = handshake_point;
+    o.max_schedules = 400'000;
+    return o;
+}
+
+// What a consumer saw, call by call, for the checks (plain data: the explorer's hand-off orders
+// every step after the one before).
+struct Pop {
+    PopStatus status;
+    std::uint64_t lost;
+    Msg msg;
+};
+
+std::string describe_pops(const std::vector<Pop>& pops) {
+    std::ostringstream out;
+    for (const Pop& p : pops) {
+        out << "[status " << static_cast<int>(p.status) << " lost " << p.lost;
+        if (p.status == PopStatus::ok) out << " seq " << p.msg.seq << " tag " << p.msg.tag;
+        out << "] ";
+    }
+    return out.str();
+}
+
+// Everything a consumer reads from a lossless ring in one attachment: in order from where it
+// started, nothing lost, and, once it lost its standing, nothing but that status.
+std::string check_lossless_stream(const std::vector<Pop>& pops, std::uint64_t tag) {
+    std::optional<std::uint64_t> next;
+    std::optional<PopStatus> ended;
+    for (const Pop& p : pops) {
+        if (ended && p.status != *ended) return "status after losing standing: " + describe_pops(pops);
+        if (p.lost != 0) return "lossless ring reported a loss: " + describe_pops(pops);
+        switch (p.status) {
+            case PopStatus::ok:
+                if (p.msg.tag != tag) return "a message of another epoch returned as ok: " + describe_pops(pops);
+                if (next && p.msg.seq != *next) return "out of order or a gap: " + describe_pops(pops);
+                next = p.msg.seq + 1;
+                break;
+            case PopStatus::empty: break;
+            case PopStatus::epoch_changed:
+            case PopStatus::slot_lost: ended = p.status; break;
+            default: return "unexpected status: " + describe_pops(pops);
+        }
+    }
+    return {};
+}
+
+RegionSpec ring_spec(std::uint32_t capacity, std::uint32_t consumers = 1) {
+    RegionSpec spec;
+    spec.max_consumers = consumers;
+    spec.consumer_timeout = kTimeout;
+    spec.add(ring_of<Msg>("r", capacity, RingPolicy::lossless));
+    return spec;
+}
+
+ProducerOptions restart_now() {
+    ProducerOptions o;
+    o.take_over = true;
+    o.reinit_grace = 0ms;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("interleaving: a lossless subscriber never loses its first messages, in any order of subscribe and publish",
+          "[concurrency][interleave]") {
+    // The race (defect 3): the subscriber publishes its claim with a stale read position, the
+    // producer's room scan sees the claim with that position more than a ring behind and, if it
+    // ignored it, takes room that overwrites where the subscriber then starts. Finding it takes
+    // four preemptions: load write_pos | publish a ring | claim, re-read | publish, scan, lap | read.
+    struct State {
+        map::Mapping region;
+        std::optional<ProducerSession> producer;
+        std::optional<ConsumerSession> session;
+        std::optional<RingProducer<Msg>> tx;
+        std::optional<RingConsumer<Msg>> rx;
+        std::vector<Pop> pops;
+        std::uint64_t pushed = 0;
+    };
+    const RegionSpec spec = ring_spec(2);
+    const auto make_run = [&] {
+        auto s = std::make_shared<State>();
+        s->region = pane_test::memory_region(spec);
+        s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec).value()));
+        s->session.emplace(std::move(ConsumerSession::attach(s->region.bytes()).value()));
+        s->tx.emplace(s->producer->ring<Msg>("r").value());
+        InterleaveRun run;
+        run.threads.push_back([s] {  // producer: a bounded number of attempts
+            for (int attempt = 0; attempt < 6; ++attempt) {
+                if (s->tx->try_push(Msg{s->pushed, 1}) == PushStatus::ok) ++s->pushed;
+            }
+        });
+        run.threads.push_back([s] {  // consumer: subscribe, then read what is there
+            s->rx.emplace(s->session->ring<Msg>("r").value());
+            for (int i = 0; i < 2; ++i) {
+                Msg m{};
+                const auto r = s->rx->try_pop(m);
+                s->pops.push_back({r.status, r.lost, m});
+            }
+        });
+        run.check = [s] {
+            // Drain what is left (no schedule points on this thread): the whole stream from the
+            // subscriber's start must be there, through the last message pushed.
+            for (;;) {
+                Msg m{};
+                const auto r = s->rx->try_pop(m);
+                s->pops.push_back({r.status, r.lost, m});
+                if (r.status != PopStatus::ok) break;
+            }
+            if (auto e = check_lossless_stream(s->pops, 1); !e.empty()) return e;
+            std::uint64_t last = 0;
+            bool any = false;
+            for (const Pop& p : s->pops) {
+                if (p.status == PopStatus::ok) last = p.msg.seq, any = true;
+            }
+            if (any && last + 1 != s->pushed) return "did not end on the last message pushed: " + describe_pops(s->pops);
+            return std::string();
+        };
+        return run;
+    };
+    const auto report = explore_interleavings(make_run, bounded(4));
+    INFO(pane_test::describe(report));
+    CHECK(report.failure.empty());
+    CHECK(report.exhausted);
+}
+
+TEST_CASE("interleaving: a reap during a read never yields a gap or another holder's data", "[concurrency][interleave]") {
+    // Defect 4's race: the producer judges the consumer silent on its clock while the consumer
+    // is reading. Either the consumer's read moved its heartbeat before the judgement (it stays),
+    // or it is reaped and its next call says slot_lost; a lossless stream never has a hole.
+    struct State {
+        map::Mapping region;
+        std::optional<ProducerSession> producer;
+        std::optional<ConsumerSession> session;
+        std::optional<RingProducer<Msg>> tx;
+        std::optional<RingConsumer<Msg>> rx;
+        std::vector<Pop> pops;
+        Clock::time_point t0;
+        std::uint64_t pushed = 2;
+    };
+    const RegionSpec spec = ring_spec(2);
+    const auto make_run = [&] {
+        auto s = std::make_shared<State>();
+        s->region = pane_test::memory_region(spec);
+        s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec).value()));
+        s->session.emplace(std::move(ConsumerSession::attach(s->region.bytes()).value()));
+        s->tx.emplace(s->producer->ring<Msg>("r").value());
+        s->rx.emplace(s->session->ring<Msg>("r").value());
+        s->t0 = Clock::now();
+        s->producer->tick(s->t0);  // the roster starts the consumer's clock
+        for (std::uint64_t i = 0; i < 2; ++i) REQUIRE(s->tx->try_push(Msg{i, 1}) == PushStatus::ok);
+        InterleaveRun run;
+        run.threads.push_back([s] {
+            s->producer->tick(s->t0 + 2 * kTimeout);  // reaps unless the consumer moved meanwhile
+            for (int attempt = 0; attempt < 2; ++attempt) {
+                if (s->tx->try_push(Msg{s->pushed, 1}) == PushStatus::ok) ++s->pushed;
+            }
+        });
+        run.threads.push_back([s] {
+            for (int i = 0; i < 3; ++i) {
+                Msg m{};
+                const auto r = s->rx->try_pop(m);
+                s->pops.push_back({r.status, r.lost, m});
+            }
+        });
+        run.check = [s] {
+            if (auto e = check_lossless_stream(s->pops, 1); !e.empty()) return e;
+            if (!s->pops.empty() && s->pops.front().status == PopStatus::ok && s->pops.front().msg.seq != 0) {
+                return "the first message is not 0: " + describe_pops(s->pops);
+            }
+            // Reaped: every later call says so. Not reaped: the ring held, nothing overwritten.
+            const bool reaped = s->producer->reaped_total() == 1;
+            Msg m{};
+            const auto after = s->rx->try_pop(m).status;
+            if (reaped && after != PopStatus::slot_lost) return std::string("reaped, yet the handle does not say so");
+            if (!reaped && after == PopStatus::slot_lost) return std::string("slot_lost without a reap");
+            return std::string();
+        };
+        return run;
+    };
+    const auto report = explore_interleavings(make_run, bounded(3));
+    INFO(pane_test::describe(report));
+    CHECK(report.failure.empty());
+    CHECK(report.exhausted);
+}
+
+TEST_CASE("interleaving: a re-initialisation during a read never passes the new epoch's data as the old one's",
+          "[concurrency][interleave]") {
+    // Defect 1's race: positions restart at a re-initialisation, so the new epoch's messages sit
+    // exactly where the old handle reads next.
+    struct State {
+        map::Mapping region;
+        std::optional<ProducerSession> producer;
+        std::optional<ConsumerSession> session;
+        std::optional<RingConsumer<Msg>> rx;
+        std::vector<Pop> pops;
+    };
+    const RegionSpec spec = ring_spec(4);
+    const auto make_run = [&] {
+        auto s = std::make_shared<State>();
+        s->region = pane_test::memory_region(spec);
+        s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec).value()));
+        s->session.emplace(std::move(ConsumerSession::attach(s->region.bytes()).value()));
+        s->rx.emplace(s->session->ring<Msg>("r").value());
+        {
+            auto tx = s->producer->ring<Msg>("r").value();
+            REQUIRE(tx.try_push(Msg{0, 1}) == PushStatus::ok);
+        }
+        InterleaveRun run;
+        run.threads.push_back([s, &spec] {
+            s->producer.reset();
+            s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec, restart_now()).value()));
+            auto tx = s->producer->ring<Msg>("r").value();
+            for (std::uint64_t i = 0; i < 3; ++i) (void)tx.try_push(Msg{i, 2});
+        });
+        run.threads.push_back([s] {
+            for (int i = 0; i < 3; ++i) {
+                Msg m{};
+                const auto r = s->rx->try_pop(m);
+                s->pops.push_back({r.status, r.lost, m});
+            }
+        });
+        run.check = [s] {
+            if (auto e = check_lossless_stream(s->pops, 1); !e.empty()) return e;
+            Msg m{};
+            if (s->rx->try_pop(m).status != PopStatus::epoch_changed) return std::string("the old handle did not notice");
+            return std::string();
+        };
+        return run;
+    };
+    const auto report = explore_interleavings(make_run, bounded(3));
+    INFO(pane_test::describe(report));
+    CHECK(report.failure.empty());
+    CHECK(report.exhausted);
+}
+
+namespace {
+
+// A display region: one frame channel of three buffers.
+RegionSpec frame_spec() {
+    RegionSpec spec;
+    spec.max_consumers = 1;
+    spec.consumer_timeout = kTimeout;
+    spec.add(FrameSpec{"frames", 16, 8, 4, 3, 4});
+    return spec;
+}
+
+FrameStatus publish_frame(FrameProducer& frames, std::uint8_t fill) {
+    FrameWriter w;
+    FrameInfo info;
+    info.width = 16;
+    info.height = 8;
+    const auto s = frames.begin(info, w);
+    if (s != FrameStatus::ok) return s;
+    std::memset(w.bytes().data(), fill, w.bytes().size());
+    PANE_SCHEDULE_POINT("test.pixels_written");
+    w.finish();
+    return s;
+}
+
+// The consumer's copy of a frame, taken in two halves with a stop between (a reader that is
+// preempted mid-copy), then verified.
+struct Copied {
+    std::vector<std::byte> bytes;
+    FrameStatus verified = FrameStatus::no_frame;
+    std::uint8_t fill = 0;  // what the frame should hold, from its serial
+};
+
+void copy_and_verify(const FrameView& view, Copied& out) {
+    const auto bytes = view.bytes();
+    const std::size_t half = bytes.size() / 2;
+    out.bytes.assign(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(half));
+    PANE_SCHEDULE_POINT("test.half_copied");
+    out.bytes.insert(out.bytes.end(), bytes.begin() + static_cast<std::ptrdiff_t>(half), bytes.end());
+    out.verified = view.verify();
+}
+
+std::string check_copy(const Copied& c) {
+    if (c.verified != FrameStatus::ok) return {};
+    for (const std::byte b : c.bytes) {
+        if (b != static_cast<std::byte>(c.fill)) {
+            return "verify() said ok on a torn or foreign frame (expected fill " + std::to_string(c.fill) + ")";
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("interleaving: a frame read across a re-initialisation never verifies ok with the new epoch's pixels",
+          "[concurrency][interleave]") {
+    // Defect 2's race: the new producer writes its first frame into the very buffer the old view
+    // reads, with a generation that (before the fix) restarted at the same value.
+    struct State {
+        map::Mapping region;
+        std::optional<ProducerSession> producer;
+        std::optional<ConsumerSession> session;
+        std::optional<FrameConsumer> frames;
+        FrameView view;
+        Copied copy;
+    };
+    const RegionSpec spec = frame_spec();
+    const auto make_run = [&] {
+        auto s = std::make_shared<State>();
+        s->region = pane_test::memory_region(spec);
+        s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec).value()));
+        s->session.emplace(std::move(ConsumerSession::attach(s->region.bytes()).value()));
+        s->frames.emplace(s->session->frames("frames").value());
+        {
+            auto fp = s->producer->frames("frames").value();
+            REQUIRE(publish_frame(fp, 1) == FrameStatus::ok);
+        }
+        REQUIRE(s->frames->acquire_latest(s->view) == FrameStatus::ok);
+        s->copy.fill = 1;
+        InterleaveRun run;
+        run.threads.push_back([s, &spec] {
+            s->producer.reset();
+            s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec, restart_now()).value()));
+            auto fp = s->producer->frames("frames").value();
+            (void)publish_frame(fp, 2);  // the same buffer index as the old frame
+        });
+        run.threads.push_back([s] { copy_and_verify(s->view, s->copy); });
+        run.check = [s] { return check_copy(s->copy); };
+        return run;
+    };
+    const auto report = explore_interleavings(make_run, bounded(-1));
+    INFO(pane_test::describe(report));
+    CHECK(report.failure.empty());
+    CHECK(report.exhausted);
+}
+
+TEST_CASE("interleaving: the lease handshake never lets a leased buffer be reused under its reader",
+          "[concurrency][interleave]") {
+    // The Dekker handshake between the consumer's lease and the producer's reuse intent, with
+    // the producer publishing three frames so that every buffer comes up for reuse.
+    struct State {
+        map::Mapping region;
+        std::optional<ProducerSession> producer;
+        std::optional<ConsumerSession> session;
+        std::optional<FrameProducer> fp;
+        std::optional<FrameConsumer> frames;
+        FrameView view;
+        FrameStatus acquired = FrameStatus::no_frame;
+        Copied copy;
+    };
+    const RegionSpec spec = frame_spec();
+    const auto make_run = [&] {
+        auto s = std::make_shared<State>();
+        s->region = pane_test::memory_region(spec);
+        s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec).value()));
+        s->session.emplace(std::move(ConsumerSession::attach(s->region.bytes()).value()));
+        s->fp.emplace(s->producer->frames("frames").value());
+        s->frames.emplace(s->session->frames("frames").value());
+        s->producer->tick();
+        REQUIRE(publish_frame(*s->fp, 1) == FrameStatus::ok);
+        InterleaveRun run;
+        run.threads.push_back([s] {
+            for (std::uint8_t fill = 2; fill <= 4; ++fill) (void)publish_frame(*s->fp, fill);
+        });
+        run.threads.push_back([s] {
+            s->acquired = s->frames->acquire_latest(s->view);
+            if (s->acquired != FrameStatus::ok) return;
+            s->copy.fill = static_cast<std::uint8_t>(s->view.descriptor().serial - detail::first_serial(1));
+            copy_and_verify(s->view, s->copy);
+        });
+        run.check = [s] {
+            if (s->acquired != FrameStatus::ok && s->acquired != FrameStatus::superseded &&
+                s->acquired != FrameStatus::no_frame) {
+                return "acquire_latest: status " + std::to_string(static_cast<int>(s->acquired));
+            }
+            // Only a reaped consumer may see its buffer reused; this one is alive.
+            if (s->acquired == FrameStatus::ok && s->copy.verified != FrameStatus::ok) {
+                return "a live consumer's leased buffer was reused: verify " +
+                       std::to_string(static_cast<int>(s->copy.verified));
+            }
+            return check_copy(s->copy);
+        };
+        return run;
+    };
+    const auto report = explore_interleavings(make_run, bounded(3));
+    INFO(pane_test::describe(report));
+    CHECK(report.failure.empty());
+    CHECK(report.exhausted);
+}
+
+TEST_CASE("interleaving: a consumer detaching during a lossless push frees the ring and costs the others nothing",
+          "[concurrency][interleave]") {
+    struct State {
+        map::Mapping region;
+        std::optional<ProducerSession> producer;
+        std::optional<ConsumerSession> leaving_session;
+        std::optional<ConsumerSession> staying_session;
+        std::optional<RingProducer<Msg>> tx;
+        std::optional<RingConsumer<Msg>> leaving;
+        std::optional<RingConsumer<Msg>> staying;
+        std::uint64_t pushed = 0;
+    };
+    const RegionSpec spec = ring_spec(2, 2);
+    const auto make_run = [&] {
+        auto s = std::make_shared<State>();
+        s->region = pane_test::memory_region(spec);
+        s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec).value()));
+        s->leaving_session.emplace(std::move(ConsumerSession::attach(s->region.bytes()).value()));
+        s->staying_session.emplace(std::move(ConsumerSession::attach(s->region.bytes()).value()));
+        s->tx.emplace(s->producer->ring<Msg>("r").value());
+        s->leaving.emplace(s->leaving_session->ring<Msg>("r").value());
+        s->staying.emplace(s->staying_session->ring<Msg>("r").value());
+        for (std::uint64_t i = 0; i < 2; ++i) REQUIRE(s->tx->try_push(Msg{i, 1}) == PushStatus::ok);
+        Msg m{};
+        for (int i = 0; i < 2; ++i) REQUIRE(s->staying->try_pop(m).status == PopStatus::ok);  // only "leaving" holds it
+        InterleaveRun run;
+        run.threads.push_back([s] {
+            for (int attempt = 0; attempt < 4; ++attempt) {
+                if (s->tx->try_push(Msg{2 + s->pushed, 1}) == PushStatus::ok) ++s->pushed;
+            }
+        });
+        run.threads.push_back([s] {
+            s->leaving.reset();  // unsubscribe
+            s->leaving_session->detach();
+        });
+        run.check = [s] {
+            // Once it left, the ring is free: one more attempt must succeed.
+            if (s->pushed < 2 && s->tx->try_push(Msg{2 + s->pushed, 1}) == PushStatus::ok) ++s->pushed;
+            if (s->pushed == 0) return std::string("the ring stayed held after the holder detached");
+            std::vector<Pop> pops;
+            for (;;) {
+                Msg m{};
+                const auto r = s->staying->try_pop(m);
+                if (r.status != PopStatus::ok) break;
+                pops.push_back({r.status, r.lost, m});
+            }
+            if (auto e = check_lossless_stream(pops, 1); !e.empty()) return e;
+            if (pops.size() != s->pushed || (!pops.empty() && pops.front().msg.seq != 2)) {
+                return "the staying consumer did not get every message: " + describe_pops(pops);
+            }
+            return std::string();
+        };
+        return run;
+    };
+    const auto report = explore_interleavings(make_run, bounded(-1));
+    INFO(pane_test::describe(report));
+    CHECK(report.failure.empty());
+    CHECK(report.exhausted);
+}
