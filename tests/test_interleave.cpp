@@ -7,6 +7,7 @@
 //   subscribe during publish (lossless), reap during read, epoch change during read and during
 //   verify(), lease against buffer reuse, consumer detach during a lossless push.
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -53,6 +54,16 @@ struct Pop {
     std::uint64_t lost;
     Msg msg;
 };
+
+// How often each outcome occurred over all schedules: a test asserts that the orders it explored
+// reached every outcome that matters (a search that never reached the race proves nothing).
+using Outcomes = std::map<std::string, std::uint64_t>;
+
+std::string describe_outcomes(const Outcomes& outcomes) {
+    std::ostringstream out;
+    for (const auto& [what, n] : outcomes) out << what << ": " << n << "; ";
+    return out.str();
+}
 
 std::string describe_pops(const std::vector<Pop>& pops) {
     std::ostringstream out;
@@ -181,6 +192,7 @@ TEST_CASE("interleaving: a reap during a read never yields a gap or another hold
         std::uint64_t pushed = 2;
     };
     const RegionSpec spec = ring_spec(2);
+    auto outcomes = std::make_shared<Outcomes>();
     const auto make_run = [&] {
         auto s = std::make_shared<State>();
         s->region = pane_test::memory_region(spec);
@@ -205,25 +217,32 @@ TEST_CASE("interleaving: a reap during a read never yields a gap or another hold
                 s->pops.push_back({r.status, r.lost, m});
             }
         });
-        run.check = [s] {
+        run.check = [s, outcomes] {
             if (auto e = check_lossless_stream(s->pops, 1); !e.empty()) return e;
             if (!s->pops.empty() && s->pops.front().status == PopStatus::ok && s->pops.front().msg.seq != 0) {
                 return "the first message is not 0: " + describe_pops(s->pops);
             }
             // Reaped: every later call says so. Not reaped: the ring held, nothing overwritten.
             const bool reaped = s->producer->reaped_total() == 1;
+            ++(*outcomes)[reaped ? "reaped" : "kept alive by its reads"];
             Msg m{};
             const auto after = s->rx->try_pop(m).status;
             if (reaped && after != PopStatus::slot_lost) return std::string("reaped, yet the handle does not say so");
             if (!reaped && after == PopStatus::slot_lost) return std::string("slot_lost without a reap");
+            for (const Pop& p : s->pops) {
+                if (p.status == PopStatus::ok && reaped) ++(*outcomes)["read, then reaped"];
+            }
             return std::string();
         };
         return run;
     };
     const auto report = explore_interleavings(make_run, bounded(3));
-    INFO(pane_test::describe(report));
+    INFO(pane_test::describe(report) << "\n" << describe_outcomes(*outcomes));
     CHECK(report.failure.empty());
     CHECK(report.exhausted);
+    CHECK((*outcomes)["reaped"] > 0);
+    CHECK((*outcomes)["kept alive by its reads"] > 0);
+    CHECK((*outcomes)["read, then reaped"] > 0);
 }
 
 TEST_CASE("interleaving: a re-initialisation during a read never passes the new epoch's data as the old one's",
@@ -238,6 +257,7 @@ TEST_CASE("interleaving: a re-initialisation during a read never passes the new 
         std::vector<Pop> pops;
     };
     const RegionSpec spec = ring_spec(4);
+    auto outcomes = std::make_shared<Outcomes>();
     const auto make_run = [&] {
         auto s = std::make_shared<State>();
         s->region = pane_test::memory_region(spec);
@@ -262,18 +282,22 @@ TEST_CASE("interleaving: a re-initialisation during a read never passes the new 
                 s->pops.push_back({r.status, r.lost, m});
             }
         });
-        run.check = [s] {
+        run.check = [s, outcomes] {
             if (auto e = check_lossless_stream(s->pops, 1); !e.empty()) return e;
             Msg m{};
             if (s->rx->try_pop(m).status != PopStatus::epoch_changed) return std::string("the old handle did not notice");
+            ++(*outcomes)[!s->pops.empty() && s->pops.front().status == PopStatus::ok ? "old message, then epoch_changed"
+                                                                                       : "epoch_changed first"];
             return std::string();
         };
         return run;
     };
     const auto report = explore_interleavings(make_run, bounded(3));
-    INFO(pane_test::describe(report));
+    INFO(pane_test::describe(report) << "\n" << describe_outcomes(*outcomes));
     CHECK(report.failure.empty());
     CHECK(report.exhausted);
+    CHECK((*outcomes)["old message, then epoch_changed"] > 0);
+    CHECK((*outcomes)["epoch_changed first"] > 0);
 }
 
 namespace {
@@ -342,6 +366,7 @@ TEST_CASE("interleaving: a frame read across a re-initialisation never verifies 
         Copied copy;
     };
     const RegionSpec spec = frame_spec();
+    auto outcomes = std::make_shared<Outcomes>();
     const auto make_run = [&] {
         auto s = std::make_shared<State>();
         s->region = pane_test::memory_region(spec);
@@ -362,13 +387,23 @@ TEST_CASE("interleaving: a frame read across a re-initialisation never verifies 
             (void)publish_frame(fp, 2);  // the same buffer index as the old frame
         });
         run.threads.push_back([s] { copy_and_verify(s->view, s->copy); });
-        run.check = [s] { return check_copy(s->copy); };
+        run.check = [s, outcomes] {
+            bool foreign = false;
+            for (const std::byte b : s->copy.bytes) foreign |= b != std::byte{1};
+            ++(*outcomes)["verify " + std::to_string(static_cast<int>(s->copy.verified)) +
+                          (foreign ? ", new pixels read" : ", old pixels read")];
+            return check_copy(s->copy);
+        };
         return run;
     };
     const auto report = explore_interleavings(make_run, bounded(-1));
-    INFO(pane_test::describe(report));
+    INFO(pane_test::describe(report) << "\n" << describe_outcomes(*outcomes));
     CHECK(report.failure.empty());
     CHECK(report.exhausted);
+    // Both: reads that finished before the restart verify ok; reads that took the new epoch's
+    // pixels verify epoch_changed.
+    CHECK((*outcomes)["verify " + std::to_string(static_cast<int>(FrameStatus::ok)) + ", old pixels read"] > 0);
+    CHECK((*outcomes)["verify " + std::to_string(static_cast<int>(FrameStatus::epoch_changed)) + ", new pixels read"] > 0);
 }
 
 TEST_CASE("interleaving: the lease handshake never lets a leased buffer be reused under its reader",
@@ -386,6 +421,7 @@ TEST_CASE("interleaving: the lease handshake never lets a leased buffer be reuse
         Copied copy;
     };
     const RegionSpec spec = frame_spec();
+    auto outcomes = std::make_shared<Outcomes>();
     const auto make_run = [&] {
         auto s = std::make_shared<State>();
         s->region = pane_test::memory_region(spec);
@@ -405,7 +441,12 @@ TEST_CASE("interleaving: the lease handshake never lets a leased buffer be reuse
             s->copy.fill = static_cast<std::uint8_t>(s->view.descriptor().serial - detail::first_serial(1));
             copy_and_verify(s->view, s->copy);
         });
-        run.check = [s] {
+        run.check = [s, outcomes] {
+            ++(*outcomes)["acquire " + std::to_string(static_cast<int>(s->acquired))];
+            // A lease attempt that lost to the producer's reuse (superseded) or to a newer frame
+            // is retried inside acquire_latest and counted as skipped.
+            if (s->acquired == FrameStatus::ok && s->frames->frames_skipped() > 0) ++(*outcomes)["retried, then leased"];
+            if (s->fp->frames_dropped() > 0) ++(*outcomes)["producer dropped a frame (all buffers busy)"];
             if (s->acquired != FrameStatus::ok && s->acquired != FrameStatus::superseded &&
                 s->acquired != FrameStatus::no_frame) {
                 return "acquire_latest: status " + std::to_string(static_cast<int>(s->acquired));
@@ -420,9 +461,11 @@ TEST_CASE("interleaving: the lease handshake never lets a leased buffer be reuse
         return run;
     };
     const auto report = explore_interleavings(make_run, bounded(3));
-    INFO(pane_test::describe(report));
+    INFO(pane_test::describe(report) << "\n" << describe_outcomes(*outcomes));
     CHECK(report.failure.empty());
     CHECK(report.exhausted);
+    CHECK((*outcomes)["acquire " + std::to_string(static_cast<int>(FrameStatus::ok))] > 0);
+    CHECK((*outcomes)["retried, then leased"] > 0);
 }
 
 TEST_CASE("interleaving: a consumer detaching during a lossless push frees the ring and costs the others nothing",
