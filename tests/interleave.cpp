@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 // The interleaving explorer (see interleave.hpp): a driver that hands a single "you may run"
-// token to one worker thread at a time through a mutex and a condition variable, records which
+// token to one worker thread at a time through a mutex and condition variables, records which
 // threads could have run at each step, and walks the resulting schedule tree depth first.
 #include "interleave.hpp"
 
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -23,18 +24,22 @@ struct WorkerState {
     bool finished = false;
     bool threw = false;
     std::string error;  // what() of the exception its body threw
+    std::condition_variable wake;  // the driver granted it the token, or released everyone
 };
 
 // The hand-off. `granted` is the token: the index of the one worker allowed to run, or -1 when
-// the driver's turn. One condition variable serves both directions; with 2 or 3 workers the
-// spurious wake-ups of notify_all cost nothing, and a single cv cannot lose a wake-up between
-// two of them.
+// it is the driver's turn. Each party sleeps on its own condition variable, so a hand-off wakes
+// exactly the thread that may run next: with one shared cv and notify_all, every step also woke
+// every parked worker for nothing. Notifying after unlocking spares the woken thread an
+// immediate block on the mutex.
 struct Hub {
+    explicit Hub(std::size_t n) : workers(std::make_unique<WorkerState[]>(n)), count(n) {}
     std::mutex mutex;
-    std::condition_variable cv;
+    std::condition_variable driver_wake;  // the granted worker parked or finished, or one ended
     int granted = -1;
     bool free_run = false;  // after a failure: points stop parking so the bodies can end
-    std::vector<WorkerState> workers;
+    std::unique_ptr<WorkerState[]> workers;  // not a vector: condition variables cannot move
+    std::size_t count;
     bool (*stops_at)(std::string_view) = nullptr;  // InterleaveOptions::stops_at; immutable during a run
 };
 
@@ -42,8 +47,10 @@ struct Hub {
 thread_local Hub* t_hub = nullptr;
 thread_local int t_index = -1;
 
+WorkerState& worker(Hub& hub, int i) { return hub.workers[static_cast<std::size_t>(i)]; }
+
 void park(std::unique_lock<std::mutex>& lock, Hub& hub, int me) {
-    hub.cv.wait(lock, [&] { return hub.granted == me || hub.free_run; });
+    worker(hub, me).wake.wait(lock, [&] { return hub.granted == me || hub.free_run; });
 }
 
 void schedule_point_hook(const char* point) {
@@ -52,9 +59,11 @@ void schedule_point_hook(const char* point) {
     const int me = t_index;
     std::unique_lock<std::mutex> lock(hub.mutex);
     if (hub.free_run) return;
-    hub.workers[static_cast<std::size_t>(me)].point = point != nullptr ? point : "(null)";
+    worker(hub, me).point = point != nullptr ? point : "(null)";
     hub.granted = -1;  // give the token back: this step is over
-    hub.cv.notify_all();
+    lock.unlock();
+    hub.driver_wake.notify_one();
+    lock.lock();
     park(lock, hub, me);
 }
 
@@ -81,13 +90,16 @@ void worker_main(Hub& hub, int me, const std::function<void()>& body) noexcept {
     }
     pane::detail::schedule_hook = nullptr;
     t_hub = nullptr;
-    std::lock_guard<std::mutex> lock(hub.mutex);
-    WorkerState& state = hub.workers[static_cast<std::size_t>(me)];
-    state.finished = true;
-    state.threw = threw;
-    state.error = std::move(error);
-    if (hub.granted == me) hub.granted = -1;
-    hub.cv.notify_all();
+    {
+        std::lock_guard<std::mutex> lock(hub.mutex);
+        WorkerState& state = worker(hub, me);
+        state.finished = true;
+        state.threw = threw;
+        state.error = std::move(error);
+        if (hub.granted == me) hub.granted = -1;
+    }
+    // Outside the lock but still safe: the driver joins this thread before the hub goes away.
+    hub.driver_wake.notify_one();
 }
 
 using Mask = std::uint64_t;  // runnable threads at one step, bit i = thread i
@@ -160,9 +172,11 @@ public:
     void step(int thread) {
         std::unique_lock<std::mutex> lock(hub_.mutex);
         hub_.granted = thread;
-        hub_.cv.notify_all();
-        if (!hub_.cv.wait_for(lock, stall_timeout_, [&] { return hub_.granted == -1; })) {
-            const auto& state = hub_.workers[static_cast<std::size_t>(thread)];
+        lock.unlock();
+        worker(hub_, thread).wake.notify_one();
+        lock.lock();
+        if (!hub_.driver_wake.wait_for(lock, stall_timeout_, [&] { return hub_.granted == -1; })) {
+            const auto& state = worker(hub_, thread);
             abort_stalled("stalled: T" + std::to_string(thread) + ", resumed at point \"" +
                               state.point + "\", neither reached a schedule point nor finished within " +
                               std::to_string(stall_timeout_.count()) + " s",
@@ -177,8 +191,8 @@ public:
         {
             std::unique_lock<std::mutex> lock(hub_.mutex);
             hub_.free_run = true;
-            hub_.cv.notify_all();
-            const bool ended = hub_.cv.wait_for(lock, stall_timeout_, [&] {
+            for (std::size_t i = 0; i < hub_.count; ++i) hub_.workers[i].wake.notify_one();
+            const bool ended = hub_.driver_wake.wait_for(lock, stall_timeout_, [&] {
                 for (std::size_t i = 0; i < threads_.size(); ++i) {
                     if (!hub_.workers[i].finished) return false;
                 }
@@ -210,8 +224,7 @@ RunResult run_once(const std::function<InterleaveRun()>& make_run, const std::ve
     if (count > max_threads) throw std::invalid_argument("interleave explorer: more than 64 threads");
 
     RunResult result;
-    Hub hub;
-    hub.workers.resize(count);
+    Hub hub(count);
     hub.stops_at = options.stops_at;
     Workers workers(hub, options.stall_timeout, result);
     workers.start(run.threads);
@@ -257,7 +270,7 @@ RunResult run_once(const std::function<InterleaveRun()>& make_run, const std::ve
         previous = choice;
 
         std::lock_guard<std::mutex> lock(hub.mutex);
-        const WorkerState& state = hub.workers[static_cast<std::size_t>(choice)];
+        const WorkerState& state = worker(hub, choice);
         const std::string who = "T" + std::to_string(choice);
         if (state.threw) {
             result.trace.push_back(who + " threw: " + state.error);
