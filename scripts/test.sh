@@ -3,8 +3,9 @@
 # Builds and runs every test pass and prints one closing line "N passed, N failed" (Catch2 test
 # cases, summed over passes). Passes:
 #   main      g++, -Werror, all suites
-#   asan      g++, AddressSanitizer + UndefinedBehaviorSanitizer, all suites (the tools end-to-end
-#             tests check content only: an -O0 sanitized build is not expected to reach 60 fps)
+#   asan      g++, AddressSanitizer + UndefinedBehaviorSanitizer, all suites
+# No pass checks rates (the tools end-to-end tests check content): speed is measured by the
+# benchmarks, and every pass must hold on a machine whose CPUs other processes keep busy.
 #   tsan      clang++, ThreadSanitizer, the concurrency and multiprocess suites (scaled down); not
 #             the interleaving suite, whose explorer runs one thread at a time under a mutex, so
 #             TSan would see nothing concurrent there and only slow it down
@@ -60,7 +61,7 @@ run_pass() {
 for pass in $passes; do
   case $pass in
     main) run_pass main build-test "-Dwerror=true --buildtype=debugoptimized" "unit concurrency interleave multiprocess examples" ;;
-    asan) PANE_E2E_EXPECT_FPS=0 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
           run_pass asan build-asan "-Dwerror=true --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false" \
           "unit concurrency interleave multiprocess" ;;
     tsan) CXX=clang++ PANE_TEST_SCALE=${PANE_TSAN_SCALE:-0.05} TSAN_OPTIONS=halt_on_error=1 \

@@ -165,6 +165,7 @@ void run_cursor(pane::CursorShapeProducer& shapes, pane::CursorPositionProducer&
     const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(1'000'000'000ULL / hz));
     auto next_position = Clock::now();
     auto next_shape = next_position;
+    const std::uint64_t first_position = positions.serial();  // the epoch's base: counts start there
     while (!stop.load(std::memory_order_relaxed) && g_signal.load(std::memory_order_relaxed) == 0) {
         const auto now = Clock::now();
         // Shape first: the first position already names shape 1.
@@ -189,7 +190,7 @@ void run_cursor(pane::CursorShapeProducer& shapes, pane::CursorPositionProducer&
             const std::uint64_t s = positions.serial() + 1;
             const pt::PatternPoint p = pt::pattern_position(s, width, height);
             positions.publish(p.x, p.y, true, stats.latest_shape.load(std::memory_order_relaxed));
-            stats.positions.store(s, std::memory_order_relaxed);
+            stats.positions.store(s - first_position, std::memory_order_relaxed);
             stats.skipped_ticks += advance(next_position, period, Clock::now(), kCursorBacklog);
         }
         // Bounded so a slow schedule still notices `stop` promptly.
