@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
@@ -66,6 +67,21 @@ public:
 private:
     std::string name_;
 };
+
+// Publishes a complete 16x8 BGRA frame whose bytes are all `fill`. The schedule point between
+// the pixels and the progress lets an interleaving test stop a producer mid-frame.
+inline pane::FrameStatus publish_frame(pane::FrameProducer& frames, std::uint8_t fill) {
+    pane::FrameWriter w;
+    pane::FrameInfo info;
+    info.width = 16;
+    info.height = 8;
+    const auto s = frames.begin(info, w);
+    if (s != pane::FrameStatus::ok) return s;
+    std::memset(w.bytes().data(), fill, w.bytes().size());
+    PANE_SCHEDULE_POINT("test.pixels_written");
+    w.finish();
+    return s;
+}
 
 // Polls `condition` until true or `timeout`; tests use it instead of fixed sleeps.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);

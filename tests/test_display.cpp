@@ -32,17 +32,7 @@ struct Display {
     std::byte* channel(std::size_t i) { return region.bytes().data() + producer->plan().channels[i].entry.offset; }
 
     // Publishes a complete 16x8 BGRA frame whose bytes are all `fill`.
-    FrameStatus publish(std::uint8_t fill) {
-        FrameWriter w;
-        FrameInfo info;
-        info.width = 16;
-        info.height = 8;
-        const auto s = frames.begin(info, w);
-        if (s != FrameStatus::ok) return s;
-        std::memset(w.bytes().data(), fill, w.bytes().size());
-        w.finish();
-        return s;
-    }
+    FrameStatus publish(std::uint8_t fill) { return pane_test::publish_frame(frames, fill); }
 
     RegionSpec spec;
     map::Mapping region;

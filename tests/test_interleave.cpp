@@ -106,6 +106,18 @@ RegionSpec ring_spec(std::uint32_t capacity, std::uint32_t consumers = 1) {
     return spec;
 }
 
+// A fresh region with a producer and one attached consumer session: every run starts here.
+struct Attached {
+    map::Mapping region;
+    std::optional<ProducerSession> producer;
+    std::optional<ConsumerSession> session;
+    void open(const RegionSpec& spec) {
+        region = pane_test::memory_region(spec);
+        producer.emplace(std::move(ProducerSession::create(region.bytes(), spec).value()));
+        session.emplace(std::move(ConsumerSession::attach(region.bytes()).value()));
+    }
+};
+
 ProducerOptions restart_now() {
     ProducerOptions o;
     o.take_over = true;
@@ -121,10 +133,7 @@ TEST_CASE("interleaving: a lossless subscriber never loses its first messages, i
     // producer's room scan sees the claim with that position more than a ring behind and, if it
     // ignored it, takes room that overwrites where the subscriber then starts. Finding it takes
     // four preemptions: load write_pos | publish a ring | claim, re-read | publish, scan, lap | read.
-    struct State {
-        map::Mapping region;
-        std::optional<ProducerSession> producer;
-        std::optional<ConsumerSession> session;
+    struct State : Attached {
         std::optional<RingProducer<Msg>> tx;
         std::optional<RingConsumer<Msg>> rx;
         std::vector<Pop> pops;
@@ -133,9 +142,7 @@ TEST_CASE("interleaving: a lossless subscriber never loses its first messages, i
     const RegionSpec spec = ring_spec(2);
     const auto make_run = [&] {
         auto s = std::make_shared<State>();
-        s->region = pane_test::memory_region(spec);
-        s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec).value()));
-        s->session.emplace(std::move(ConsumerSession::attach(s->region.bytes()).value()));
+        s->open(spec);
         s->tx.emplace(s->producer->ring<Msg>("r").value());
         InterleaveRun run;
         run.threads.push_back([s] {  // producer: a bounded number of attempts
@@ -181,10 +188,7 @@ TEST_CASE("interleaving: a reap during a read never yields a gap or another hold
     // Defect 4's race: the producer judges the consumer silent on its clock while the consumer
     // is reading. Either the consumer's read moved its heartbeat before the judgement (it stays),
     // or it is reaped and its next call says slot_lost; a lossless stream never has a hole.
-    struct State {
-        map::Mapping region;
-        std::optional<ProducerSession> producer;
-        std::optional<ConsumerSession> session;
+    struct State : Attached {
         std::optional<RingProducer<Msg>> tx;
         std::optional<RingConsumer<Msg>> rx;
         std::vector<Pop> pops;
@@ -195,9 +199,7 @@ TEST_CASE("interleaving: a reap during a read never yields a gap or another hold
     auto outcomes = std::make_shared<Outcomes>();
     const auto make_run = [&] {
         auto s = std::make_shared<State>();
-        s->region = pane_test::memory_region(spec);
-        s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec).value()));
-        s->session.emplace(std::move(ConsumerSession::attach(s->region.bytes()).value()));
+        s->open(spec);
         s->tx.emplace(s->producer->ring<Msg>("r").value());
         s->rx.emplace(s->session->ring<Msg>("r").value());
         s->t0 = Clock::now();
@@ -249,10 +251,7 @@ TEST_CASE("interleaving: a re-initialisation during a read never passes the new 
           "[concurrency][interleave]") {
     // Defect 1's race: positions restart at a re-initialisation, so the new epoch's messages sit
     // exactly where the old handle reads next.
-    struct State {
-        map::Mapping region;
-        std::optional<ProducerSession> producer;
-        std::optional<ConsumerSession> session;
+    struct State : Attached {
         std::optional<RingConsumer<Msg>> rx;
         std::vector<Pop> pops;
     };
@@ -260,9 +259,7 @@ TEST_CASE("interleaving: a re-initialisation during a read never passes the new 
     auto outcomes = std::make_shared<Outcomes>();
     const auto make_run = [&] {
         auto s = std::make_shared<State>();
-        s->region = pane_test::memory_region(spec);
-        s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec).value()));
-        s->session.emplace(std::move(ConsumerSession::attach(s->region.bytes()).value()));
+        s->open(spec);
         s->rx.emplace(s->session->ring<Msg>("r").value());
         {
             auto tx = s->producer->ring<Msg>("r").value();
@@ -311,18 +308,6 @@ RegionSpec frame_spec() {
     return spec;
 }
 
-FrameStatus publish_frame(FrameProducer& frames, std::uint8_t fill) {
-    FrameWriter w;
-    FrameInfo info;
-    info.width = 16;
-    info.height = 8;
-    const auto s = frames.begin(info, w);
-    if (s != FrameStatus::ok) return s;
-    std::memset(w.bytes().data(), fill, w.bytes().size());
-    PANE_SCHEDULE_POINT("test.pixels_written");
-    w.finish();
-    return s;
-}
 
 // The consumer's copy of a frame, taken in two halves with a stop between (a reader that is
 // preempted mid-copy), then verified.
@@ -357,10 +342,7 @@ TEST_CASE("interleaving: a frame read across a re-initialisation never verifies 
           "[concurrency][interleave]") {
     // Defect 2's race: the new producer writes its first frame into the very buffer the old view
     // reads, with a generation that (before the fix) restarted at the same value.
-    struct State {
-        map::Mapping region;
-        std::optional<ProducerSession> producer;
-        std::optional<ConsumerSession> session;
+    struct State : Attached {
         std::optional<FrameConsumer> frames;
         FrameView view;
         Copied copy;
@@ -369,13 +351,11 @@ TEST_CASE("interleaving: a frame read across a re-initialisation never verifies 
     auto outcomes = std::make_shared<Outcomes>();
     const auto make_run = [&] {
         auto s = std::make_shared<State>();
-        s->region = pane_test::memory_region(spec);
-        s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec).value()));
-        s->session.emplace(std::move(ConsumerSession::attach(s->region.bytes()).value()));
+        s->open(spec);
         s->frames.emplace(s->session->frames("frames").value());
         {
             auto fp = s->producer->frames("frames").value();
-            REQUIRE(publish_frame(fp, 1) == FrameStatus::ok);
+            REQUIRE(pane_test::publish_frame(fp, 1) == FrameStatus::ok);
         }
         REQUIRE(s->frames->acquire_latest(s->view) == FrameStatus::ok);
         s->copy.fill = 1;
@@ -384,7 +364,7 @@ TEST_CASE("interleaving: a frame read across a re-initialisation never verifies 
             s->producer.reset();
             s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec, restart_now()).value()));
             auto fp = s->producer->frames("frames").value();
-            (void)publish_frame(fp, 2);  // the same buffer index as the old frame
+            (void)pane_test::publish_frame(fp, 2);  // the same buffer index as the old frame
         });
         run.threads.push_back([s] { copy_and_verify(s->view, s->copy); });
         run.check = [s, outcomes] {
@@ -410,10 +390,7 @@ TEST_CASE("interleaving: the lease handshake never lets a leased buffer be reuse
           "[concurrency][interleave]") {
     // The Dekker handshake between the consumer's lease and the producer's reuse intent, with
     // the producer publishing three frames so that every buffer comes up for reuse.
-    struct State {
-        map::Mapping region;
-        std::optional<ProducerSession> producer;
-        std::optional<ConsumerSession> session;
+    struct State : Attached {
         std::optional<FrameProducer> fp;
         std::optional<FrameConsumer> frames;
         FrameView view;
@@ -424,16 +401,14 @@ TEST_CASE("interleaving: the lease handshake never lets a leased buffer be reuse
     auto outcomes = std::make_shared<Outcomes>();
     const auto make_run = [&] {
         auto s = std::make_shared<State>();
-        s->region = pane_test::memory_region(spec);
-        s->producer.emplace(std::move(ProducerSession::create(s->region.bytes(), spec).value()));
-        s->session.emplace(std::move(ConsumerSession::attach(s->region.bytes()).value()));
+        s->open(spec);
         s->fp.emplace(s->producer->frames("frames").value());
         s->frames.emplace(s->session->frames("frames").value());
         s->producer->tick();
-        REQUIRE(publish_frame(*s->fp, 1) == FrameStatus::ok);
+        REQUIRE(pane_test::publish_frame(*s->fp, 1) == FrameStatus::ok);
         InterleaveRun run;
         run.threads.push_back([s] {
-            for (std::uint8_t fill = 2; fill <= 4; ++fill) (void)publish_frame(*s->fp, fill);
+            for (std::uint8_t fill = 2; fill <= 4; ++fill) (void)pane_test::publish_frame(*s->fp, fill);
         });
         run.threads.push_back([s] {
             s->acquired = s->frames->acquire_latest(s->view);

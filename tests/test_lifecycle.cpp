@@ -51,17 +51,6 @@ ProducerOptions restart_now() {
     return o;
 }
 
-FrameStatus publish_frame(FrameProducer& frames, std::uint8_t fill) {
-    FrameWriter w;
-    FrameInfo info;
-    info.width = 16;
-    info.height = 8;
-    const auto s = frames.begin(info, w);
-    if (s != FrameStatus::ok) return s;
-    std::memset(w.bytes().data(), fill, w.bytes().size());
-    w.finish();
-    return s;
-}
 
 // Every handle a consumer can hold, opened on one session.
 struct ConsumerHandles {
@@ -96,7 +85,7 @@ struct LiveProducer {
             (void)lossless.try_push(Msg{i, tag});
             (void)overwrite.try_push(Msg{i, tag});
         }
-        REQUIRE(publish_frame(frames, static_cast<std::uint8_t>(tag)) == FrameStatus::ok);
+        REQUIRE(pane_test::publish_frame(frames, static_cast<std::uint8_t>(tag)) == FrameStatus::ok);
         const std::vector<std::byte> color(16 * 16 * 4, std::byte{0x7f});
         REQUIRE(shape.publish(CursorType::color, 16, 16, 64, 1, 1, color) == CursorStatus::ok);
         pos.publish(static_cast<std::int32_t>(tag), 2, true, shape.serial());
@@ -241,7 +230,7 @@ TEST_CASE("defect 2: generations and serials never repeat across epochs; a view 
     std::optional<LiveProducer> first(std::in_place, region.bytes(), spec, ProducerOptions{}, 1);
     auto session = ConsumerSession::attach(region.bytes()).value();
     auto frames = session.frames("frames").value();
-    REQUIRE(publish_frame(first->frames, 1) == FrameStatus::ok);
+    REQUIRE(pane_test::publish_frame(first->frames, 1) == FrameStatus::ok);
     FrameView old_view;
     REQUIRE(frames.acquire_latest(old_view) == FrameStatus::ok);
     const FrameDescriptor old_d = old_view.descriptor();
@@ -253,7 +242,7 @@ TEST_CASE("defect 2: generations and serials never repeat across epochs; a view 
     auto fresh_frames = fresh_session.frames("frames").value();
     FrameView new_view;
     for (int i = 0; i < 3; ++i) {
-        REQUIRE(publish_frame(second.frames, 2) == FrameStatus::ok);
+        REQUIRE(pane_test::publish_frame(second.frames, 2) == FrameStatus::ok);
         REQUIRE(fresh_frames.acquire_latest(new_view) == FrameStatus::ok);
         const FrameDescriptor& d = new_view.descriptor();
         CHECK(d.buffer_generation != old_d.buffer_generation);
@@ -320,7 +309,7 @@ TEST_CASE("defect 4: a reader that never calls tick() is alive while it reads or
         REQUIRE(p.lossless.try_push(Msg{0, 1}) == PushStatus::ok);
         REQUIRE(pane_test::eventually([&] { return phase.load() == 1; }, 30s));
         judge_while_blocked(1);
-        REQUIRE(publish_frame(p.frames, 1) == FrameStatus::ok);
+        REQUIRE(pane_test::publish_frame(p.frames, 1) == FrameStatus::ok);
         REQUIRE(pane_test::eventually([&] { return phase.load() == 2; }, 30s));
         judge_while_blocked(2);
         p.pos.publish(1, 1, true, 0);
@@ -432,14 +421,14 @@ TEST_CASE("defect 8: acquire_latest keeps the previous lease when there is no ne
     LiveProducer p(region.bytes(), spec, ProducerOptions{}, 1);
     auto session = ConsumerSession::attach(region.bytes()).value();
     auto frames = session.frames("frames").value();
-    REQUIRE(publish_frame(p.frames, 1) == FrameStatus::ok);
+    REQUIRE(pane_test::publish_frame(p.frames, 1) == FrameStatus::ok);
     FrameView shown;
     REQUIRE(frames.acquire_latest(shown) == FrameStatus::ok);
     FrameView probe;
     CHECK(frames.acquire_latest(probe) == FrameStatus::no_frame);
     // The producer publishes on; the frame still shown must not be reused under the viewer. With
     // three buffers, the latest and the leased one excluded, it cycles through the third.
-    for (int i = 0; i < 10; ++i) REQUIRE(publish_frame(p.frames, 2) == FrameStatus::ok);
+    for (int i = 0; i < 10; ++i) REQUIRE(pane_test::publish_frame(p.frames, 2) == FrameStatus::ok);
     CHECK(shown.verify() == FrameStatus::ok);
     CHECK(shown.bytes()[0] == std::byte{1});
 }
@@ -485,7 +474,7 @@ TEST_CASE("defect 9: a consumer's write to a buffer generation cannot break the 
     }
     FrameView view;
     for (int i = 0; i < 6; ++i) {
-        REQUIRE(publish_frame(p.frames, static_cast<std::uint8_t>(i)) == FrameStatus::ok);
+        REQUIRE(pane_test::publish_frame(p.frames, static_cast<std::uint8_t>(i)) == FrameStatus::ok);
         REQUIRE(frames.acquire_latest(view) == FrameStatus::ok);  // never "broken"
         CHECK(view.descriptor().buffer_generation < (std::uint64_t{1} << 58) - 1);
     }
