@@ -358,6 +358,9 @@ public:
             position_ = now_written;
             PANE_SCHEDULE_POINT("ring.subscribe.restart");
             detail::store_release(cursor_->read_pos, position_);  // S3
+            // A lossless producer that found our first, stale position out of its window may
+            // be asleep on it: this store is the progress it waits for.
+            notify_producer();
         }
     }
     ByteRingConsumer(ByteRingConsumer&& other) noexcept { *this = std::move(other); }
@@ -456,7 +459,7 @@ public:
         PopResult result{PopStatus::contended};
         if (cursor_ == nullptr) return {standing_status(lost_standing_)};
         if (broken_) {  // until the next epoch, which the standing check reports first
-            const auto s = holder_.standing();
+            const auto s = holder_.check_in();
             if (s == detail::Standing::current) return {PopStatus::broken};
             lose_standing(s);
             return {standing_status(s)};
@@ -473,7 +476,10 @@ public:
                 return result;
             }
             switch (read) {
-                case detail::SlotRead::empty: result.status = PopStatus::empty; return result;
+                case detail::SlotRead::empty:
+                    repair_cursor();
+                    result.status = PopStatus::empty;
+                    return result;
                 case detail::SlotRead::lapped:  // skip to the oldest message still in the ring
                     if (!skip_lapped(result)) return result;
                     continue;
@@ -512,6 +518,7 @@ public:
             const auto ready = [this] {
                 if (ready_approx()) return true;
                 holder_.keep_alive();  // ready_approx checked the standing
+                repair_cursor();
                 return false;
             };
             const WaitStatus status = wait_for(strategy, ready, sleeper, deadline);
@@ -545,15 +552,16 @@ private:
     // message of include_latest, which was never ours). \pre standing checked.
     [[nodiscard]] bool skip_lapped(PopResult& result) noexcept {
         const std::uint64_t written = detail::load_acquire(view_.control->write_pos);  // S2
+        // A re-initialisation since our standing check restarts the positions: whatever
+        // write_pos says now is counted only if it is still our epoch's.
+        if (const auto s = holder_.standing(); s != detail::Standing::current) {
+            lose_standing(s);
+            result.status = standing_status(s);
+            return false;
+        }
         const std::uint64_t capacity = view_.geometry.capacity;
         const std::uint64_t behind = written - position_;
-        if (behind > (std::uint64_t{1} << 62)) {  // write_pos far behind our position: hostile,
-            // or a re-initialisation since our standing check restarted the positions
-            if (const auto s = holder_.standing(); s != detail::Standing::current) {
-                lose_standing(s);
-                result.status = standing_status(s);
-                return false;
-            }
+        if (behind > (std::uint64_t{1} << 62)) {  // write_pos far behind our position: hostile
             broken_ = true;
             result.status = PopStatus::broken;
             return false;
@@ -576,13 +584,34 @@ private:
         ++position_;
         ++delivered_total_;
         has_bonus_ = false;
-        // A predecessor racing its own unsubscribe may have cleared our claim: put it back.
-        if (detail::load_relaxed(cursor_->claim) != holder_.claim) detail::store_release(cursor_->claim, holder_.claim);  // S4
+        repair_claim();
         detail::store_relaxed(cursor_->delivered, delivered_total_);
         PANE_SCHEDULE_POINT("ring.advance.read_pos");
         detail::store_release(cursor_->read_pos, position_);  // S3
+        notify_producer();
+    }
+
+    // Our cursor's words are ours, but a predecessor in our slot that was reaped between its
+    // standing check and a store (docs/protocol.md 6.9) may have left a stale claim or read
+    // position there: a stale position a ring behind would hold a lossless producer forever
+    // (it gives no room, and we, caught up, would never store again). Put both back; cheap
+    // loads of our own line when nothing is wrong. \pre standing checked.
+    void repair_claim() noexcept {
+        if (detail::load_relaxed(cursor_->claim) != holder_.claim) detail::store_release(cursor_->claim, holder_.claim);  // S4
+    }
+    void repair_cursor() noexcept {
+        repair_claim();
+        if (detail::load_relaxed(cursor_->read_pos) != position_) {
+            detail::store_release(cursor_->read_pos, position_);  // S3
+            notify_producer();
+        }
+    }
+
+    // S5: a lossless producer waiting for room sleeps on our read position; wake it if it
+    // announced itself (the fence pairs with the producer's fence after announcing).
+    void notify_producer() noexcept {
         if (view_.wakeups && view_.policy == RingPolicy::lossless) {
-            detail::fence_seq_cst();  // S5: pairs with the producer's fence after announcing
+            detail::fence_seq_cst();
             if (detail::load_relaxed(view_.control->producer_waiting) != 0) {
                 detail::futex_wake_all(detail::low_word(cursor_->read_pos));
             }

@@ -156,7 +156,10 @@ struct FutexWait {
             // ready() may have changed which word the change will come through (a lossless
             // producer's rescan finds another blocker): sleeping on the old one would miss the
             // wake. Start the round again with the new word (still announced).
-            if (sleeper.word() != word) continue;
+            if (sleeper.word() != word) {
+                sleeper.withdraw();  // the next round announces again, or returns un-announced
+                continue;
+            }
             futex_usable = detail::futex_wait(word, seen, nap);
             sleeper.withdraw();
             if (ready()) return WaitStatus::ready;
