@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "detail/atomic.hpp"
@@ -272,10 +273,27 @@ class CursorPositionConsumer {
 public:
     CursorPositionConsumer() = default;
     explicit CursorPositionConsumer(const detail::ConsumerContext& ctx) noexcept
-        : control_(reinterpret_cast<CursorPositionControl*>(ctx.channel)), holder_(ctx.holder) {
+        : control_(reinterpret_cast<CursorPositionControl*>(ctx.channel)), holder_(ctx.holder), open_flag_(ctx.open_flag) {
         // Clear a bit an earlier holder of our slot may have left announced.
         detail::ConsumerSleeper{&control_->sleepers, &holder_, nullptr}.withdraw();
     }
+    // One handle per session (it owns the slot's sleeper bit): move-only; closing it lets the
+    // session open the channel again.
+    CursorPositionConsumer(CursorPositionConsumer&& o) noexcept { *this = std::move(o); }
+    CursorPositionConsumer& operator=(CursorPositionConsumer&& o) noexcept {
+        if (this != &o) {
+            close();
+            control_ = o.control_;
+            holder_ = o.holder_;
+            open_flag_ = std::exchange(o.open_flag_, nullptr);
+            last_seq_ = o.last_seq_;
+            violations_ = o.violations_;
+        }
+        return *this;
+    }
+    CursorPositionConsumer(const CursorPositionConsumer&) = delete;
+    CursorPositionConsumer& operator=(const CursorPositionConsumer&) = delete;
+    ~CursorPositionConsumer() { close(); }
 
     // The current position if it changed since the last read. Checked against the handle's
     // epoch and slot after the copy (epoch_changed, slot_lost).
@@ -320,8 +338,13 @@ public:
     [[nodiscard]] std::uint64_t violations() const noexcept { return violations_; }
 
 private:
+    void close() noexcept {
+        if (open_flag_ != nullptr) *std::exchange(open_flag_, nullptr) = 0;
+    }
+
     CursorPositionControl* control_ = nullptr;
     detail::SlotHolder holder_{};
+    std::uint8_t* open_flag_ = nullptr;
     std::uint64_t last_seq_ = 0;
     std::uint64_t violations_ = 0;
 };

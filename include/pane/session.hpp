@@ -593,7 +593,8 @@ public:
         auto ctx = open_context(name, ChannelKind::cursor_position, sizeof(CursorPositionControl));
         if (!ctx) return ctx.error();
         if (ctx->entry.size != detail::kCursorPositionSize) return close_context(*ctx, ChannelError::invalid_layout);
-        state_->opened[ctx->index] = 0;  // only its own sleeper bit is written: may be opened again
+        // Opened once per session, like a ring: its waits announce the slot's one sleeper bit,
+        // which a second handle would clear under the first.
         return CursorPositionConsumer(*ctx);
     }
     [[nodiscard]] Result<ControlSender, ChannelError> control(std::string_view name) {
