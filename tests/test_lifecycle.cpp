@@ -224,6 +224,52 @@ TEST_CASE("defect 5: after a re-initialisation with another layout, stale handle
     CHECK(ConsumerSession::attach(region.bytes()).error() == AttachError::no_free_slot);
 }
 
+TEST_CASE("defect 5: a re-initialisation reaps in the previous slot table and lays a moved one out from zero",
+          "[lifecycle][epoch][layout]") {
+    // Layout A keeps its slot table far out (a large channel table); layout B puts a frame
+    // buffer there, which initialisation does not write. A consumer that checks only its slot
+    // (a 1.0 consumer: no epoch in its check) must find itself reaped in A's table, or it would
+    // go on writing into B's pixels; and B's slot table, which lies over A's channel table, must
+    // start from zero whatever bytes were there.
+    RegionSpec a;
+    a.max_consumers = 4;
+    a.channel_table_capacity = 300;  // slot table at 256 + 300 * 64 = 19456
+    a.consumer_timeout = kTimeout;
+    a.add(ring_of<Msg>("r", 8, RingPolicy::lossless));
+    RegionSpec b;
+    b.max_consumers = 4;
+    b.consumer_timeout = kTimeout;
+    b.add(FrameSpec{"frames", 64, 32, 8, 3, 8});
+    auto region = map::in_process(size_for(a, b)).value();
+    std::optional<ProducerSession> first(ProducerSession::create(region.bytes(), a).value());
+    auto session = ConsumerSession::attach(region.bytes()).value();
+    const auto plan_a = plan_region(a).value();
+    const auto plan_b = plan_region(b).value();
+    auto* old_slot = reinterpret_cast<ConsumerSlot*>(region.bytes().data() + plan_a.slot_table_offset) +
+                     session.slot_index();
+    const std::uint64_t claim = detail::load_relaxed(old_slot->claim);
+    REQUIRE(detail::claim_holds_slot(*old_slot, claim));
+    // Bytes of A's (unused) channel-table entries where B's slot table will be.
+    std::memset(region.bytes().data() + plan_b.slot_table_offset, 0xAB, std::size_t{b.max_consumers} * sizeof(ConsumerSlot));
+    first.reset();
+
+    ProducerSession second = ProducerSession::create(region.bytes(), b, restart_now()).value();
+    FrameControl fc{};
+    const std::uint64_t frames_at = plan_b.channels[0].entry.offset;
+    std::memcpy(&fc, region.bytes().data() + frames_at, sizeof(fc));
+    const std::uint64_t buffers_begin = frames_at + fc.buffers_offset;
+    const std::uint64_t buffers_end = buffers_begin + fc.buffer_size * fc.buffer_count;
+    REQUIRE(plan_a.slot_table_offset >= buffers_begin);  // the premise: A's slots lie in B's pixels
+    REQUIRE(plan_a.slot_table_offset + a.max_consumers * sizeof(ConsumerSlot) <= buffers_end);
+    CHECK_FALSE(detail::claim_holds_slot(*old_slot, claim));  // reaped where its holder looks
+    const auto* new_slots = reinterpret_cast<const ConsumerSlot*>(region.bytes().data() + plan_b.slot_table_offset);
+    for (std::uint32_t i = 0; i < b.max_consumers; ++i) {
+        CHECK(detail::load_relaxed(new_slots[i].claim) == 0);
+        CHECK(detail::load_relaxed(new_slots[i].heartbeat) == 0);
+        CHECK(detail::load_relaxed(new_slots[i].state) == 0u);
+    }
+}
+
 TEST_CASE("defect 2: generations and serials never repeat across epochs; a view held across a restart fails verify",
           "[lifecycle][epoch][frames]") {
     const RegionSpec spec = full_spec();
@@ -284,6 +330,13 @@ TEST_CASE("defect 4: a reader that never calls tick() is alive while it reads or
         const auto& slot = reinterpret_cast<const ConsumerSlot*>(region.bytes().data() +
                                                                   session.header_copy().slot_table_offset)[session.slot_index()];
         std::atomic<int> phase{0};
+        // Whatever happens below, the waiter is released and joined (a failed REQUIRE unwinds
+        // through here): publish what each of its waits is waiting for.
+        const auto release_waiter = [&] {
+            (void)p.lossless.try_push(Msg{0, 1});
+            (void)pane_test::publish_frame(p.frames, 1);
+            p.pos.publish(1, 1, true, 0);
+        };
         std::thread waiter([&] {
             Msg m{};
             (void)rx.pop(m, FutexWait{}, Deadline::after(60s));  // returns when the test pushes
@@ -295,6 +348,16 @@ TEST_CASE("defect 4: a reader that never calls tick() is alive while it reads or
             (void)pos.wait_read(c, SpinThenSleep{}, Deadline::after(60s));
             phase = 3;
         });
+        struct JoinOnExit {
+            std::thread& t;
+            const decltype(release_waiter)& release;
+            ~JoinOnExit() {
+                if (t.joinable()) {
+                    release();
+                    t.join();
+                }
+            }
+        } join_on_exit{waiter, release_waiter};
         const auto heartbeat = [&] { return detail::load_acquire(slot.heartbeat); };
         const auto judge_while_blocked = [&](int in_phase) {
             for (int look = 0; look < 3; ++look) {
@@ -343,6 +406,51 @@ const std::uint32_t* unfutexable_word() {
     return reinterpret_cast<const std::uint32_t*>(start);
 }
 }  // namespace
+
+TEST_CASE("a stale read position left in a subscriber's cursor is repaired, never holds a lossless ring for good",
+          "[lifecycle][ring]") {
+    // A predecessor in the slot, reaped between its standing check and its store, writes an old
+    // read position into the cursor after the new holder caught up. That position is more than a
+    // ring behind, so it gives no room; the new holder, caught up, would never store again.
+    RegionSpec spec;
+    spec.max_consumers = 2;
+    spec.add(ring_of<Msg>("r", 8, RingPolicy::lossless));
+    auto region = pane_test::memory_region(spec);
+    auto producer = ProducerSession::create(region.bytes(), spec).value();
+    auto tx = producer.ring<Msg>("r").value();
+    auto session = ConsumerSession::attach(region.bytes()).value();
+    auto rx = session.ring<Msg>("r").value();
+    Msg m{};
+    for (std::uint64_t i = 0; i < 20; ++i) {
+        REQUIRE(tx.try_push(Msg{i, 1}) == PushStatus::ok);
+        REQUIRE(rx.try_pop(m).status == PopStatus::ok);
+    }
+    auto* ring = reinterpret_cast<RingControl*>(region.bytes().data() + producer.plan().channels[0].entry.offset);
+    auto* cursor = reinterpret_cast<RingCursor*>(reinterpret_cast<std::byte*>(ring) + ring->cursors_offset) +
+                   session.slot_index();
+    for (std::uint64_t i = 20; i < 28; ++i) REQUIRE(tx.try_push(Msg{i, 1}) == PushStatus::ok);
+    for (std::uint64_t i = 20; i < 28; ++i) REQUIRE(rx.try_pop(m).status == PopStatus::ok);
+    detail::store_release(cursor->read_pos, std::uint64_t{28 - 8 - 4});  // the zombie's store
+    for (std::uint64_t i = 28; i < 36; ++i) (void)tx.try_push(Msg{i, 1});
+    CHECK(tx.try_push(Msg{36, 1}) == PushStatus::full);  // held: the stale position gives no room
+    SECTION("a polling reader repairs it") {
+        CHECK(rx.try_pop(m).status == PopStatus::empty);  // caught up: nothing to read, but it looked
+        CHECK(tx.try_push(Msg{28, 1}) == PushStatus::ok);
+    }
+    SECTION("a reader blocked in pop repairs it") {
+        // Catch the reader up first, so that it blocks, then stale the cursor again.
+        while (rx.try_pop(m).status == PopStatus::ok) {
+        }
+        const std::uint64_t caught_up = rx.bytes().position();
+        detail::store_release(cursor->read_pos, caught_up - 12);
+        REQUIRE(tx.try_push(Msg{0, 1}) != PushStatus::ok);  // full again
+        std::thread reader([&] { (void)rx.pop(m, FutexWait{}, Deadline::after(30s)); });
+        // The blocked reader's wait rounds put the position back; the producer then has room.
+        CHECK(tx.push(Msg{caught_up, 1}, FutexWait{}, Deadline::after(30s)) == PushStatus::ok);
+        reader.join();
+    }
+    CHECK(detail::load_acquire(cursor->read_pos) == rx.bytes().position());
+}
 
 TEST_CASE("defect 6: a futex the kernel refuses makes the wait sleep, not spin", "[lifecycle][wait]") {
     const std::uint32_t* word = unfutexable_word();
