@@ -174,6 +174,9 @@ class RegionGuard {
 public:
     RegionGuard(std::span<const std::byte>, const pane::ConsumerSession& session) : session_(&session) {}
     [[nodiscard]] bool current() const noexcept { return session_->still_current(); }
+    // The producer's heartbeat counter (any thread): it does not move while the producer is
+    // paused or dead, which is not a protocol error of its frames.
+    [[nodiscard]] std::uint64_t producer_heartbeat() const noexcept { return session_->producer_heartbeat(); }
 
 private:
     const pane::ConsumerSession* session_;
@@ -243,12 +246,14 @@ private:
         // Progressive read: check whatever rows are ready, then wait for the next one.
         std::uint32_t rows = 0;
         auto stall = Deadline::after(kStallAfter);
+        std::uint64_t beat_at_progress = guard_.producer_heartbeat();
         while (rows < d.height) {
             const std::uint32_t ready = view_.rows_ready();
             if (ready > rows) {
                 checker_.feed(ready, row);
                 rows = ready;
                 stall = Deadline::after(kStallAfter);
+                beat_at_progress = guard_.producer_heartbeat();
                 continue;
             }
             if (stopping()) return;  // shutting down mid-frame: neither verified nor an error
@@ -259,6 +264,12 @@ private:
                 return;
             }
             if (waited == pane::FrameStatus::timed_out && stall.passed(Clock::now())) {
+                // A producer that stopped heartbeating too was paused or died mid-frame: the
+                // main thread's tick() deals with that; only a live producer's stall is an error.
+                if (guard_.producer_heartbeat() == beat_at_progress) {
+                    bump(stats_.discarded);
+                    return;
+                }
                 (void)error(Err::stalled);
                 return;
             }
