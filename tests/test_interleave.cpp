@@ -65,6 +65,19 @@ std::string describe_outcomes(const Outcomes& outcomes) {
     return out.str();
 }
 
+// Every explored order passed, the search was exhausted within its bound, and the orders reached
+// each outcome in `reached` at least once.
+void check_every_order(const pane_test::InterleaveReport& report, const Outcomes& outcomes = {},
+                       const std::vector<std::string>& reached = {}) {
+    INFO(pane_test::describe(report) << "\n" << describe_outcomes(outcomes));
+    CHECK(report.failure.empty());
+    CHECK(report.exhausted);
+    for (const auto& outcome : reached) {
+        INFO("outcome never reached: " << outcome);
+        CHECK(outcomes.count(outcome) == 1);
+    }
+}
+
 std::string describe_pops(const std::vector<Pop>& pops) {
     std::ostringstream out;
     for (const Pop& p : pops) {
@@ -178,10 +191,7 @@ TEST_CASE("interleaving: a lossless subscriber never loses its first messages, i
         };
         return run;
     };
-    const auto report = explore_interleavings(make_run, bounded(4));
-    INFO(pane_test::describe(report));
-    CHECK(report.failure.empty());
-    CHECK(report.exhausted);
+    check_every_order(explore_interleavings(make_run, bounded(4)));
 }
 
 TEST_CASE("interleaving: a reap during a read never yields a gap or another holder's data", "[concurrency][interleave]") {
@@ -238,13 +248,8 @@ TEST_CASE("interleaving: a reap during a read never yields a gap or another hold
         };
         return run;
     };
-    const auto report = explore_interleavings(make_run, bounded(3));
-    INFO(pane_test::describe(report) << "\n" << describe_outcomes(*outcomes));
-    CHECK(report.failure.empty());
-    CHECK(report.exhausted);
-    CHECK((*outcomes)["reaped"] > 0);
-    CHECK((*outcomes)["kept alive by its reads"] > 0);
-    CHECK((*outcomes)["read, then reaped"] > 0);
+    check_every_order(explore_interleavings(make_run, bounded(3)), *outcomes,
+                      {"reaped", "kept alive by its reads", "read, then reaped"});
 }
 
 TEST_CASE("interleaving: a re-initialisation during a read never passes the new epoch's data as the old one's",
@@ -289,12 +294,8 @@ TEST_CASE("interleaving: a re-initialisation during a read never passes the new 
         };
         return run;
     };
-    const auto report = explore_interleavings(make_run, bounded(3));
-    INFO(pane_test::describe(report) << "\n" << describe_outcomes(*outcomes));
-    CHECK(report.failure.empty());
-    CHECK(report.exhausted);
-    CHECK((*outcomes)["old message, then epoch_changed"] > 0);
-    CHECK((*outcomes)["epoch_changed first"] > 0);
+    check_every_order(explore_interleavings(make_run, bounded(3)), *outcomes,
+                      {"old message, then epoch_changed", "epoch_changed first"});
 }
 
 namespace {
@@ -376,14 +377,13 @@ TEST_CASE("interleaving: a frame read across a re-initialisation never verifies 
         };
         return run;
     };
-    const auto report = explore_interleavings(make_run, bounded(-1));
-    INFO(pane_test::describe(report) << "\n" << describe_outcomes(*outcomes));
-    CHECK(report.failure.empty());
-    CHECK(report.exhausted);
     // Both: reads that finished before the restart verify ok; reads that took the new epoch's
     // pixels verify epoch_changed.
-    CHECK((*outcomes)["verify " + std::to_string(static_cast<int>(FrameStatus::ok)) + ", old pixels read"] > 0);
-    CHECK((*outcomes)["verify " + std::to_string(static_cast<int>(FrameStatus::epoch_changed)) + ", new pixels read"] > 0);
+    const auto verified = [](FrameStatus s, const char* pixels) {
+        return "verify " + std::to_string(static_cast<int>(s)) + ", " + pixels + " pixels read";
+    };
+    check_every_order(explore_interleavings(make_run, bounded(-1)), *outcomes,
+                      {verified(FrameStatus::ok, "old"), verified(FrameStatus::epoch_changed, "new")});
 }
 
 TEST_CASE("interleaving: the lease handshake never lets a leased buffer be reused under its reader",
@@ -435,12 +435,8 @@ TEST_CASE("interleaving: the lease handshake never lets a leased buffer be reuse
         };
         return run;
     };
-    const auto report = explore_interleavings(make_run, bounded(3));
-    INFO(pane_test::describe(report) << "\n" << describe_outcomes(*outcomes));
-    CHECK(report.failure.empty());
-    CHECK(report.exhausted);
-    CHECK((*outcomes)["acquire " + std::to_string(static_cast<int>(FrameStatus::ok))] > 0);
-    CHECK((*outcomes)["retried, then leased"] > 0);
+    check_every_order(explore_interleavings(make_run, bounded(3)), *outcomes,
+                      {"acquire " + std::to_string(static_cast<int>(FrameStatus::ok)), "retried, then leased"});
 }
 
 TEST_CASE("interleaving: a consumer detaching during a lossless push frees the ring and costs the others nothing",
@@ -497,8 +493,5 @@ TEST_CASE("interleaving: a consumer detaching during a lossless push frees the r
         };
         return run;
     };
-    const auto report = explore_interleavings(make_run, bounded(-1));
-    INFO(pane_test::describe(report));
-    CHECK(report.failure.empty());
-    CHECK(report.exhausted);
+    check_every_order(explore_interleavings(make_run, bounded(-1)));
 }
