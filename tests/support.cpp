@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include <sys/wait.h>
@@ -77,6 +79,18 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return true;
+}
+
+const std::uint32_t* unfutexable_word() {
+    std::FILE* maps = std::fopen("/proc/self/maps", "r");
+    if (maps == nullptr) return nullptr;
+    char line[512];
+    unsigned long start = 0;
+    while (start == 0 && std::fgets(line, sizeof line, maps) != nullptr) {
+        if (std::strstr(line, "[vvar]") != nullptr) std::sscanf(line, "%lx", &start);
+    }
+    std::fclose(maps);
+    return reinterpret_cast<const std::uint32_t*>(start);
 }
 
 }  // namespace pane_test

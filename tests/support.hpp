@@ -83,6 +83,10 @@ inline pane::FrameStatus publish_frame(pane::FrameProducer& frames, std::uint8_t
     return s;
 }
 
+// A word of a mapping the kernel cannot futex: the vDSO's data page ([vvar]) is mapped VM_PFNMAP,
+// like a guest's PCI BAR, so FUTEX_WAIT on it fails with EFAULT while reading it works.
+const std::uint32_t* unfutexable_word();
+
 // Polls `condition` until true or `timeout`; tests use it instead of fixed sleeps.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 

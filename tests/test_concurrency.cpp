@@ -36,6 +36,7 @@ template <class Wait>
 void lossless_transfer(const Wait& wait, std::uint64_t count, int consumers) {
     RegionSpec spec;
     spec.max_consumers = 4;
+    spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
     spec.add(ring_of<Wide>("r", 64, RingPolicy::lossless));
     auto region = pane_test::memory_region(spec);
     auto producer = ProducerSession::create(region.bytes(), spec).value();
@@ -91,6 +92,7 @@ TEST_CASE("lossless transfer between threads with each wait strategy", "[concurr
 TEST_CASE("overwrite ring under a hammering producer: never torn, losses add up", "[concurrency]") {
     RegionSpec spec;
     spec.max_consumers = 4;
+    spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
     spec.add(ring_of<Wide>("r", 16, RingPolicy::overwrite));
     auto region = pane_test::memory_region(spec);
     auto producer = ProducerSession::create(region.bytes(), spec).value();
@@ -131,6 +133,7 @@ TEST_CASE("overwrite ring under a hammering producer: never torn, losses add up"
 TEST_CASE("cursor shape and position readers never see a torn value under a hammering writer", "[concurrency]") {
     RegionSpec spec;
     spec.max_consumers = 2;
+    spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
     spec.add(CursorShapeSpec{"shape", 32});
     spec.add(CursorPositionSpec{"pos"});
     auto region = pane_test::memory_region(spec);

@@ -20,6 +20,7 @@ constexpr std::uint64_t kFirstSerial = detail::first_serial(1);
 struct Display {
     explicit Display(std::uint32_t consumers = 4, std::uint32_t buffers = 3) {
         spec.max_consumers = consumers;
+        spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
         spec.add(FrameSpec{"frames", 64, 32, 8, buffers, 8});
         spec.add(CursorShapeSpec{"shape", 64});
         spec.add(CursorPositionSpec{"pos"});

@@ -114,6 +114,7 @@ std::string check_lossless_stream(const std::vector<Pop>& pops, std::uint64_t ta
 RegionSpec ring_spec(std::uint32_t capacity, std::uint32_t consumers = 1) {
     RegionSpec spec;
     spec.max_consumers = consumers;
+    spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
     spec.consumer_timeout = kTimeout;
     spec.add(ring_of<Msg>("r", capacity, RingPolicy::lossless));
     return spec;
@@ -304,6 +305,7 @@ namespace {
 RegionSpec frame_spec() {
     RegionSpec spec;
     spec.max_consumers = 1;
+    spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
     spec.consumer_timeout = kTimeout;
     spec.add(FrameSpec{"frames", 16, 8, 4, 3, 4});
     return spec;

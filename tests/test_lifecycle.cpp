@@ -30,6 +30,7 @@ constexpr auto kTimeout = 300ms;
 RegionSpec full_spec(bool wide = false) {
     RegionSpec spec;
     spec.max_consumers = wide ? 8 : 4;
+    spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
     spec.channel_table_capacity = wide ? 32 : 16;  // moves the slot table
     spec.consumer_timeout = kTimeout;
     spec.add(ring_of<Msg>("lossless", wide ? 16 : 8, RingPolicy::lossless));
@@ -233,11 +234,13 @@ TEST_CASE("defect 5: a re-initialisation reaps in the previous slot table and la
     // start from zero whatever bytes were there.
     RegionSpec a;
     a.max_consumers = 4;
+    a.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
     a.channel_table_capacity = 300;  // slot table at 256 + 300 * 64 = 19456
     a.consumer_timeout = kTimeout;
     a.add(ring_of<Msg>("r", 8, RingPolicy::lossless));
     RegionSpec b;
     b.max_consumers = 4;
+    b.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
     b.consumer_timeout = kTimeout;
     b.add(FrameSpec{"frames", 64, 32, 8, 3, 8});
     auto region = map::in_process(size_for(a, b)).value();
@@ -392,19 +395,6 @@ TEST_CASE("defect 4: a reader that never calls tick() is alive while it reads or
 }
 
 namespace {
-// A word of a mapping the kernel cannot futex: the vDSO's data page ([vvar]) is mapped VM_PFNMAP,
-// like a PCI BAR, so FUTEX_WAIT on it fails with EFAULT while reading it works.
-const std::uint32_t* unfutexable_word() {
-    std::FILE* maps = std::fopen("/proc/self/maps", "r");
-    if (maps == nullptr) return nullptr;
-    char line[512];
-    unsigned long start = 0;
-    while (start == 0 && std::fgets(line, sizeof line, maps) != nullptr) {
-        if (std::strstr(line, "[vvar]") != nullptr) std::sscanf(line, "%lx", &start);
-    }
-    std::fclose(maps);
-    return reinterpret_cast<const std::uint32_t*>(start);
-}
 }  // namespace
 
 TEST_CASE("a stale read position left in a subscriber's cursor is repaired, never holds a lossless ring for good",
@@ -414,6 +404,7 @@ TEST_CASE("a stale read position left in a subscriber's cursor is repaired, neve
     // ring behind, so it gives no room; the new holder, caught up, would never store again.
     RegionSpec spec;
     spec.max_consumers = 2;
+    spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
     spec.add(ring_of<Msg>("r", 8, RingPolicy::lossless));
     auto region = pane_test::memory_region(spec);
     auto producer = ProducerSession::create(region.bytes(), spec).value();
@@ -453,7 +444,7 @@ TEST_CASE("a stale read position left in a subscriber's cursor is repaired, neve
 }
 
 TEST_CASE("defect 6: a futex the kernel refuses makes the wait sleep, not spin", "[lifecycle][wait]") {
-    const std::uint32_t* word = unfutexable_word();
+    const std::uint32_t* word = pane_test::unfutexable_word();
     REQUIRE(word != nullptr);  // Linux maps [vvar] into every process
     struct PfnSleeper {
         const std::uint32_t* w;
@@ -507,6 +498,7 @@ TEST_CASE("defect 8: a futex wait follows the word a rescan moves it to", "[life
 TEST_CASE("defect 7: a slot announced by write_pos but never completed is slept on", "[lifecycle][wait][hostile]") {
     RegionSpec spec;
     spec.max_consumers = 2;
+    spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
     spec.add(ring_of<Msg>("r", 8, RingPolicy::overwrite));
     spec.add(FrameSpec{"frames", 64, 32, 8, 3, 8});
     auto region = pane_test::memory_region(spec);
@@ -560,6 +552,7 @@ TEST_CASE("defect 8: acquire_latest keeps the previous lease when there is no ne
 TEST_CASE("defect 8: the message include_latest steps back to is a bonus, never a loss", "[lifecycle][ring]") {
     RegionSpec spec;
     spec.max_consumers = 2;
+    spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
     spec.add(ring_of<Msg>("r", 4, RingPolicy::lossless));
     auto region = pane_test::memory_region(spec);
     auto producer = ProducerSession::create(region.bytes(), spec).value();

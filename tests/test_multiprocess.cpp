@@ -26,6 +26,7 @@ constexpr std::uint64_t check_of(std::uint64_t s) { return ~s * 0x9E3779B97F4A7C
 RegionSpec spec_for(RingPolicy policy, std::uint32_t capacity = 1024) {
     RegionSpec spec;
     spec.max_consumers = 4;
+    spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
     spec.consumer_timeout = 300ms;
     spec.add(ring_of<Msg>("msgs", capacity, policy));
     return spec;

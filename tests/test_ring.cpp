@@ -22,6 +22,7 @@ Msg make(std::uint64_t s) { return {s, s * 0x9E3779B97F4A7C15ULL}; }
 struct Fixture {
     explicit Fixture(RingSpec ring, std::uint32_t consumers = 4) {
         spec.max_consumers = consumers;
+        spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
         spec.add(std::move(ring));
         region = pane_test::memory_region(spec);
         producer.emplace(std::move(ProducerSession::create(region.bytes(), spec).value()));

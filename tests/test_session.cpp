@@ -13,6 +13,7 @@ namespace {
 RegionSpec small_spec(std::uint32_t consumers = 2) {
     RegionSpec spec;
     spec.max_consumers = consumers;
+    spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
     spec.add(RingSpec{"r", 16, 8, RingPolicy::lossless});
     return spec;
 }

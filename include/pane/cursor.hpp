@@ -288,6 +288,7 @@ public:
             open_flag_ = std::exchange(o.open_flag_, nullptr);
             last_seq_ = o.last_seq_;
             violations_ = o.violations_;
+            arrivals_ = o.arrivals_;
         }
         return *this;
     }
@@ -317,11 +318,13 @@ public:
     // Waits (futex on the low word of seq, or the strategy's polling) for a change.
     template <class Strategy>
     [[nodiscard]] CursorStatus wait_read(CursorPosition& out, const Strategy& strategy, Deadline deadline) {
-        for (;;) {
+        for (bool waited = false;; waited = true) {
             const CursorStatus s = try_read(out);
+            if (s == CursorStatus::ok) arrivals_.arrived(Clock::now(), waited);
             if (s != CursorStatus::unchanged && s != CursorStatus::none && s != CursorStatus::contended) return s;
             if (deadline.passed(Clock::now())) return CursorStatus::timed_out;
-            const detail::ConsumerSleeper sleeper{&control_->sleepers, &holder_, detail::low_word(control_->seq)};
+            const detail::ConsumerSleeper sleeper{&control_->sleepers, &holder_, detail::low_word(control_->seq),
+                                                  &arrivals_};
             // A complete, new value; a seq stuck odd (a producer that died mid-update) is not
             // ready, so the wait sleeps instead of spinning until the deadline. Each round
             // moves our heartbeat.
@@ -347,6 +350,7 @@ private:
     std::uint8_t* open_flag_ = nullptr;
     std::uint64_t last_seq_ = 0;
     std::uint64_t violations_ = 0;
+    ArrivalEstimate arrivals_;  // update rate, for AutoWait when the producer is on another kernel
 };
 
 }  // namespace pane

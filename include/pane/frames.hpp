@@ -382,7 +382,7 @@ public:
         : view_(detail::frame_view(ctx.channel, g, ctx.entry.flags)),
           holder_(ctx.holder),
           open_flag_(ctx.open_flag),
-          same_host_(producer_host != 0 && producer_host == detail::host_id()),
+          same_host_(detail::same_kernel(producer_host)),
           ring_(view_.ring, ctx.holder) {
         lease_ = &view_.leases[holder_.index];
         if (!holder_.holds()) {
@@ -410,6 +410,7 @@ public:
             skipped_ = o.skipped_;
             violations_ = o.violations_;
             broken_ = o.broken_;
+            arrivals_ = o.arrivals_;
         }
         return *this;
     }
@@ -478,12 +479,13 @@ public:
     // wait moves our heartbeat; a descriptor announced but never completed is slept on.
     template <class Strategy>
     [[nodiscard]] FrameStatus wait_latest(FrameView& out, const Strategy& strategy, Deadline deadline) {
-        for (;;) {
+        for (bool waited = false;; waited = true) {
             const FrameStatus s = acquire_latest(out);
+            if (s == FrameStatus::ok) arrivals_.arrived(Clock::now(), waited);
             if (s != FrameStatus::no_frame && s != FrameStatus::superseded) return s;
             if (deadline.passed(Clock::now())) return FrameStatus::timed_out;
             const detail::ConsumerSleeper sleeper{&view_.ring.control->sleepers, &holder_,
-                                                  detail::low_word(view_.ring.control->write_pos)};
+                                                  detail::low_word(view_.ring.control->write_pos), &arrivals_};
             const auto ready = [this] {
                 if (ring_.latest_ready_approx()) return true;
                 holder_.keep_alive();  // latest_ready_approx checked the standing
@@ -557,6 +559,7 @@ private:
     std::uint64_t skipped_ = 0;
     std::uint64_t violations_ = 0;
     bool broken_ = false;
+    ArrivalEstimate arrivals_;  // frame rate, for AutoWait when the producer is on another kernel
 };
 
 }  // namespace pane

@@ -21,7 +21,8 @@ static_assert(std::endian::native == std::endian::little, "the Pane wire format 
 
 inline constexpr std::uint64_t kRegionMagic = 0x4E47522D454E4150ULL;  // bytes "PANE-RGN"
 inline constexpr std::uint16_t kVersionMajor = 1;  // bumped for incompatible layout changes
-inline constexpr std::uint16_t kVersionMinor = 1;  // bumped for compatible additions (1.1: lifecycle rules)
+inline constexpr std::uint16_t kVersionMinor = 2;  // bumped for compatible additions (1.1: lifecycle rules;
+                                                   // 1.2: kernel identities, consumer slot sides)
 inline constexpr std::size_t kCacheLine = 64;      // our own constant; see STYLE.md rule 3
 inline constexpr std::uint32_t kMaxConsumers = 64;  // sleeper bitmasks are 64-bit
 inline constexpr std::uint32_t kDefaultConsumers = 32;
@@ -57,6 +58,15 @@ enum class RingPolicy : std::uint32_t {
     overwrite = 2,  // the producer never waits; slow consumers are told how much they lost
 };
 
+// RegionHeader::flags bits.
+// Consumer slots are split by side: [0, local_slots) for consumers on the producer's kernel
+// (ConsumerSlot::host_id == RegionHeader::producer_host_id), the rest for consumers anywhere
+// else. Claims are compare-exchanges, which are atomic only among CPUs of one machine's memory
+// system as the emulator presents it: a guest vCPU under QEMU's single-threaded TCG and a host
+// process are not. Each side claims only in its own range, so no two sides ever race on a word.
+inline constexpr std::uint32_t kRegionFlagSlotSides = 1u << 0;
+inline constexpr std::uint32_t kRegionFlagsKnown = kRegionFlagSlotSides;
+
 // RingControl::flags / ChannelEntry::flags bits for rings.
 inline constexpr std::uint32_t kRingFlagWakeups = 1u << 0;  // futex wake-ups are maintained
 inline constexpr std::uint32_t kRingFlagsKnown = kRingFlagWakeups;
@@ -82,9 +92,13 @@ struct alignas(8) RegionHeader {
     std::uint32_t slot_size;               // P: sizeof(ConsumerSlot)
     std::uint32_t consumer_timeout_ms;     // P: a consumer silent this long is reaped
     std::uint32_t heartbeat_period_ms;     // P: how often P bumps producer_heartbeat
-    std::uint32_t flags;                   // P: reserved, zero
+    std::uint32_t flags;                   // P: kRegionFlag* (1.1 and older: zero)
     std::uint64_t init_count;              // P: times this region has been initialised
-    std::uint64_t reserved1[4];
+    std::uint64_t producer_host_id;        // P (1.2): the producer's kernel boot identity, 0 = unknown
+    std::uint32_t local_slots;             // P (1.2): with kRegionFlagSlotSides, slots [0, local_slots)
+                                           //    are for consumers on the producer's kernel
+    std::uint32_t reserved1a;
+    std::uint64_t reserved1[2];
     // Line 2: written by P while running.
     std::uint64_t producer_heartbeat;  // P: counter, never a clock value
     std::uint64_t reserved2[7];
@@ -113,7 +127,8 @@ struct alignas(8) ConsumerSlot {
     std::uint64_t attach_epoch;  // C: header epoch the holder attached under
     std::uint32_t state;         // C: ConsumerState
     std::uint32_t pid;           // C: informational only
-    std::uint64_t reserved_c[4];
+    std::uint64_t host_id;       // C (1.2): the holder's kernel boot identity, 0 = unknown
+    std::uint64_t reserved_c[3];
     std::uint64_t reaped_claim;  // P: the claim value P reaped (or released at init)
     std::uint64_t reap_count;    // P: how many holders of this slot P has reaped
     std::uint64_t reserved_p[6];
@@ -187,7 +202,10 @@ static_assert(offsetof(RegionHeader, consumer_timeout_ms) == 76);
 static_assert(offsetof(RegionHeader, heartbeat_period_ms) == 80);
 static_assert(offsetof(RegionHeader, flags) == 84);
 static_assert(offsetof(RegionHeader, init_count) == 88);
-static_assert(offsetof(RegionHeader, reserved1) == 96);
+static_assert(offsetof(RegionHeader, producer_host_id) == 96);
+static_assert(offsetof(RegionHeader, local_slots) == 104);
+static_assert(offsetof(RegionHeader, reserved1a) == 108);
+static_assert(offsetof(RegionHeader, reserved1) == 112);
 static_assert(offsetof(RegionHeader, producer_heartbeat) == 128);
 static_assert(offsetof(RegionHeader, reserved2) == 136);
 static_assert(offsetof(RegionHeader, reserved3) == 192);
@@ -211,7 +229,8 @@ static_assert(offsetof(ConsumerSlot, heartbeat) == 8);
 static_assert(offsetof(ConsumerSlot, attach_epoch) == 16);
 static_assert(offsetof(ConsumerSlot, state) == 24);
 static_assert(offsetof(ConsumerSlot, pid) == 28);
-static_assert(offsetof(ConsumerSlot, reserved_c) == 32);
+static_assert(offsetof(ConsumerSlot, host_id) == 32);
+static_assert(offsetof(ConsumerSlot, reserved_c) == 40);
 static_assert(offsetof(ConsumerSlot, reaped_claim) == 64);
 static_assert(offsetof(ConsumerSlot, reap_count) == 72);
 static_assert(offsetof(ConsumerSlot, reserved_p) == 80);

@@ -73,8 +73,18 @@ struct ControlSpec {
 // One alternative per channel kind.
 using ChannelSpec = std::variant<RingSpec, FrameSpec, CursorShapeSpec, CursorPositionSpec, ControlSpec>;
 
+// RegionSpec::remote_consumer_slots: half of the slots (rounded down) for other kernels.
+inline constexpr std::uint32_t kRemoteSlotsHalf = 0xFFFF'FFFFu;
+
 struct RegionSpec {
     std::uint32_t max_consumers = kDefaultConsumers;
+    // Consumer slots kept for consumers on another kernel than the producer's: a host viewer of
+    // a guest's producer, or a guest's consumer of a host producer. The others are for consumers
+    // on the producer's kernel. Slot claims are atomic only within one side (layout.hpp,
+    // kRegionFlagSlotSides), so sides never share a slot. 0: no split, every slot open to every
+    // consumer, safe only while all consumers run on one kernel (or every vCPU's atomics are the
+    // host's: KVM, multi-threaded TCG). Also no split where the producer cannot tell its kernel.
+    std::uint32_t remote_consumer_slots = kRemoteSlotsHalf;
     std::uint32_t channel_table_capacity = 16;
     std::chrono::milliseconds consumer_timeout{1000};
     std::chrono::milliseconds heartbeat_period{10};
@@ -95,6 +105,7 @@ struct RegionPlan {
     std::uint64_t channel_table_offset = 0;
     std::uint64_t slot_table_offset = 0;
     std::uint64_t region_size = 0;  // bytes from offset 0 the layout uses
+    std::uint32_t local_slots = 0;  // slots for consumers on the producer's kernel; == max_consumers: no split
     std::vector<PlannedChannel> channels;
 };
 
@@ -183,6 +194,9 @@ namespace detail {
 
 [[nodiscard]] inline Result<RegionPlan, InitError> plan_region(const RegionSpec& spec) {
     if (spec.max_consumers == 0 || spec.max_consumers > kMaxConsumers) return InitError::too_many_consumers;
+    const std::uint32_t remote =
+        spec.remote_consumer_slots == kRemoteSlotsHalf ? spec.max_consumers / 2 : spec.remote_consumer_slots;
+    if (remote > spec.max_consumers) return InitError::too_many_consumers;
     if (spec.channels.size() > spec.channel_table_capacity || spec.channel_table_capacity > 4096) {
         return InitError::too_many_channels;
     }
@@ -191,6 +205,7 @@ namespace detail {
         return InitError::invalid_layout;
     }
     RegionPlan plan;
+    plan.local_slots = spec.max_consumers - remote;
     plan.channel_table_offset = detail::round_up(sizeof(RegionHeader), kCacheLine);
     plan.slot_table_offset = detail::round_up(
         plan.channel_table_offset + std::uint64_t{spec.channel_table_capacity} * sizeof(ChannelEntry), kCacheLine);

@@ -239,11 +239,15 @@ public:
 
 private:
     // Futex sleeper for a lossless producer: waits on the low word of the read position of the
-    // consumer that holds it back, which that consumer changes when it reads (S5).
+    // consumer that holds it back, which that consumer changes when it reads (S5). No word when
+    // that consumer is on another kernel: its wake could not reach us.
     struct ProducerSleeper {
         ByteRingProducer* ring;
         [[nodiscard]] const std::uint32_t* word() const noexcept {
-            return ring->blocker_ ? detail::low_word(ring->blocker_->read_pos) : nullptr;
+            const RingCursor* blocker = ring->blocker_;
+            if (blocker == nullptr) return nullptr;
+            const auto index = static_cast<std::uint32_t>(blocker - ring->view_.cursors);
+            return ring->roster_->shares_kernel(index) ? detail::low_word(blocker->read_pos) : nullptr;
         }
         void announce() const noexcept { detail::store_relaxed(ring->view_.control->producer_waiting, 1u); }
         void withdraw() const noexcept { detail::store_relaxed(ring->view_.control->producer_waiting, 0u); }
@@ -378,6 +382,7 @@ public:
             has_bonus_ = other.has_bonus_;
             broken_ = other.broken_;
             lost_standing_ = other.lost_standing_;
+            arrivals_ = other.arrivals_;
         }
         return *this;
     }
@@ -507,6 +512,7 @@ public:
     template <class Strategy>
     [[nodiscard]] PopResult pop(std::span<std::byte> out, const Strategy& strategy, Deadline deadline) {
         std::uint64_t lost = 0;
+        bool waited = false;
         PopResult result = try_pop(out);
         while (result.status == PopStatus::empty || result.status == PopStatus::contended) {
             lost += result.lost;
@@ -514,7 +520,7 @@ public:
             // try_pop finds nothing, and must not spin forever.
             if (deadline.passed(Clock::now())) return {PopStatus::timed_out, 0, lost};
             const detail::ConsumerSleeper sleeper{&view_.control->sleepers, &holder_,
-                                                  detail::low_word(view_.control->write_pos)};
+                                                  detail::low_word(view_.control->write_pos), &arrivals_};
             const auto ready = [this] {
                 if (ready_approx()) return true;
                 holder_.keep_alive();  // ready_approx checked the standing
@@ -523,9 +529,11 @@ public:
             };
             const WaitStatus status = wait_for(strategy, ready, sleeper, deadline);
             if (status == WaitStatus::timed_out) return {PopStatus::timed_out, 0, lost};
+            waited = true;
             result = try_pop(out);
         }
         result.lost += lost;
+        if (result.status == PopStatus::ok) arrivals_.arrived(Clock::now(), waited);
         return result;
     }
 
@@ -639,6 +647,7 @@ private:
     bool has_bonus_ = false;
     bool broken_ = false;
     detail::Standing lost_standing_ = detail::Standing::slot_lost;  // what an inert handle reports
+    ArrivalEstimate arrivals_;  // message rate, for AutoWait when the producer is on another kernel
 };
 
 // Typed ends: T is copied as bytes, so it must be trivially copyable; the ring's element size

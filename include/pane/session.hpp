@@ -274,6 +274,11 @@ private:
             fresh.consumer_timeout_ms = static_cast<std::uint32_t>(consumer_timeout.count());
             fresh.heartbeat_period_ms = static_cast<std::uint32_t>(heartbeat_period.count());
             fresh.init_count = previous_inits + 1;
+            fresh.producer_host_id = detail::host_id();
+            // Sides only where consumers can tell which side they are on.
+            const bool sides = fresh.producer_host_id != 0 && plan.local_slots < max_consumers;
+            fresh.flags = sides ? kRegionFlagSlotSides : 0u;
+            fresh.local_slots = sides ? plan.local_slots : max_consumers;
             detail::copy_to_shared(region.data(), reinterpret_cast<const std::byte*>(&fresh), sizeof(fresh));
 
             std::vector<ChannelEntry> table(table_capacity, ChannelEntry{});
@@ -630,9 +635,11 @@ private:
         }
 
         // Consumers compare-exchange `claim` among themselves; the producer never writes it
-        // (it answers through reaped_claim), so this RMW never crosses the VM boundary.
+        // (it answers through reaped_claim). Only within our side's range (claimable_slots),
+        // so the RMW never races with a CPU on the other side of a VM boundary.
         [[nodiscard]] bool claim_slot() noexcept {
-            for (std::uint32_t i = 0; i < checked.header.max_consumers; ++i) {
+            const auto range = detail::claimable_slots(checked.header, detail::host_id());
+            for (std::uint32_t i = range.first; i < range.end; ++i) {
                 ConsumerSlot& s = slot_at(i);
                 std::uint64_t seen = detail::load_acquire(s.claim);
                 std::uint64_t next;
@@ -651,6 +658,7 @@ private:
                 claim = next;
                 producer_beat = detail::load_acquire(header()->producer_heartbeat);
                 detail::store_relaxed(s.pid, detail::current_pid());
+                detail::store_relaxed(s.host_id, detail::host_id());
                 detail::store_relaxed(s.attach_epoch, checked.header.epoch);
                 detail::store_relaxed(s.heartbeat, detail::load_relaxed(s.heartbeat) + 1);  // a new holder: the roster restarts its clock anyway
                 // The roster reads state (acquire), then attach_epoch.
@@ -662,7 +670,8 @@ private:
 
         [[nodiscard]] bool holds_slot() const noexcept { return detail::claim_holds_slot(slot(), claim); }
         [[nodiscard]] detail::SlotHolder holder() const noexcept {
-            return detail::SlotHolder{&slot(), header(), index, claim, checked.header.epoch};
+            return detail::SlotHolder{&slot(), header(), index, claim, checked.header.epoch,
+                                      detail::same_kernel(checked.header.producer_host_id)};
         }
 
         void release_slot() noexcept {

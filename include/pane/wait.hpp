@@ -11,6 +11,8 @@
 //   FutexWait      spin, then sleep on a futex on a 32-bit word of the region (Linux, waiter and
 //                  waker on one kernel). The waiter announces itself first, so the waker makes
 //                  the wake syscall only when somebody may be asleep.
+//   AutoWait       the default: FutexWait where the waker shares our kernel, else a short spin
+//                  and growing sleeps (SleepSchedule); right on both sides of a VM boundary.
 //
 // Memory ordering of the futex handshake (a Dekker pattern; both fences are seq_cst):
 //   waiter: announce(); fence; v = load(word); if ready() -> done; futex_wait(word, v)
@@ -125,6 +127,98 @@ struct SpinThenSleep {
     }
 };
 
+namespace detail {
+
+enum class FutexRound { ready, slept, restart, refused };
+
+// One announced futex sleep of at most `nap` on `word` (see the handshake above). `restart`:
+// ready() moved the wake-up to another word; `refused`: the kernel cannot futex this word.
+template <class Ready, Sleeper S>
+[[nodiscard]] FutexRound futex_round(Ready& ready, const S& sleeper, const std::uint32_t* word,
+                                     Clock::duration nap) {
+    sleeper.announce();
+    fence_seq_cst();  // pairs with the waker's fence between publish and its check
+    const std::uint32_t seen = load_acquire(*word);
+    if (ready()) {
+        sleeper.withdraw();
+        return FutexRound::ready;
+    }
+    // ready() may have changed which word the change will come through (a lossless producer's
+    // rescan finds another blocker): sleeping on the old one would miss the wake.
+    if (sleeper.word() != word) {
+        sleeper.withdraw();  // the next round announces again, or returns un-announced
+        return FutexRound::restart;
+    }
+    const bool usable = futex_wait(word, seen, nap);
+    sleeper.withdraw();
+    if (ready()) return FutexRound::ready;
+    return usable ? FutexRound::slept : FutexRound::refused;
+}
+
+}  // namespace detail
+
+// Sleeps that start short and double up to a ceiling: a change is seen at most `longest` after
+// it happens, and a long wait costs few wake-ups. What a waiter uses when nobody can wake it:
+// the producer on another kernel (a VM boundary), or a word the kernel cannot futex (a PCI BAR).
+struct SleepSchedule {
+    std::chrono::microseconds first{50};
+    std::chrono::microseconds longest{500};
+};
+
+// How often a waited-for event has been coming, learned by one consumer handle from its own
+// reads, so that a wait nobody can wake sleeps through most of a regular gap (a guest's 60 Hz
+// frames, its 1 kHz cursor) in one sleep, and polls only around the time the event is due.
+// A plain value of the handle: one thread at a time, like the handle.
+class ArrivalEstimate {
+public:
+    // The handle got an event. `waited`: it had to wait for it (it was caught up), so the time
+    // since the previous event is a gap of the source; otherwise the event was already there.
+    void arrived(Clock::time_point now, bool waited) noexcept {
+        if (waited && have_last_) {
+            const Clock::duration gap = now - last_;
+            interval_ = interval_ == Clock::duration::zero() ? gap : (interval_ * 3 + gap) / 4;
+        }
+        last_ = now;
+        have_last_ = true;
+    }
+    // When to start polling for the next event: a margin before it is due (an eighth of the gap,
+    // at most 1 ms, plus 50 us of timer slack). nullopt until a gap has been seen.
+    [[nodiscard]] std::optional<Clock::time_point> poll_from() const noexcept {
+        if (!have_last_ || interval_ == Clock::duration::zero()) return std::nullopt;
+        const Clock::duration margin =
+            std::min<Clock::duration>(interval_ / 8, std::chrono::milliseconds(1)) + std::chrono::microseconds(50);
+        if (interval_ <= margin) return std::nullopt;
+        return last_ + interval_ - margin;
+    }
+    [[nodiscard]] Clock::duration interval() const noexcept { return interval_; }
+
+private:
+    Clock::time_point last_{};
+    Clock::duration interval_{};
+    bool have_last_ = false;
+};
+
+namespace detail {
+// A sleeper that knows its handle's ArrivalEstimate.
+template <class S>
+concept HasArrivals = requires(const S& s) {
+    { s.arrivals() } -> std::same_as<const ArrivalEstimate*>;
+};
+
+class Backoff {
+public:
+    explicit Backoff(SleepSchedule s) noexcept : next_(s.first), longest_(s.longest) {}
+    void sleep(Clock::duration remaining) {
+        std::this_thread::sleep_for(std::min<Clock::duration>(next_, remaining));
+        next_ = std::min(next_ * 2, longest_);
+    }
+
+private:
+    std::chrono::microseconds next_;
+    std::chrono::microseconds longest_;
+};
+}  // namespace detail
+
 struct FutexWait {
     static constexpr std::string_view name = "futex";
     unsigned spins = 2000;
@@ -146,35 +240,71 @@ struct FutexWait {
                 std::this_thread::sleep_for(nap);
                 continue;
             }
-            sleeper.announce();
-            detail::fence_seq_cst();  // pairs with the waker's fence between publish and its check
-            const std::uint32_t seen = detail::load_acquire(*word);
-            if (ready()) {
-                sleeper.withdraw();
-                return WaitStatus::ready;
-            }
-            // ready() may have changed which word the change will come through (a lossless
-            // producer's rescan finds another blocker): sleeping on the old one would miss the
-            // wake. Start the round again with the new word (still announced).
-            if (sleeper.word() != word) {
-                sleeper.withdraw();  // the next round announces again, or returns un-announced
+            const auto round = detail::futex_round(ready, sleeper, word, nap);
+            if (round == detail::FutexRound::ready) return WaitStatus::ready;
+            futex_usable = round != detail::FutexRound::refused;
+        }
+    }
+};
+
+// The default: a futex where the waker shares our kernel (the sleeper offers a word), else a
+// short spin, one sleep until the event is due (where the handle has learned its rate, see
+// ArrivalEstimate) and then a SleepSchedule. Consumers' sleepers offer no word when the producer is on
+// another kernel, and a lossless producer's none when its blocking consumer is; a word the
+// kernel refuses (a guest's BAR) switches to the schedule for the rest of the wait. The spin is
+// short because across a VM boundary it rarely succeeds: events come from a guest's frame or
+// cursor clock, milliseconds apart, and a long spin per event would be most of the CPU spent.
+// Measured across QEMU in docs/qemu.md and in pane-bench's wait matrix.
+struct AutoWait {
+    static constexpr std::string_view name = "auto";
+    unsigned spins = 200;
+    std::chrono::milliseconds futex_slice{5};  // as FutexWait::slice
+    SleepSchedule schedule{};
+    template <class Ready, Sleeper S>
+    WaitStatus wait(Ready&& ready, const S& sleeper, Deadline deadline) const {
+        if (detail::spin_phase(ready, spins)) return WaitStatus::ready;
+        bool futex_usable = detail::kHaveFutex;
+        bool predicted = false;  // slept once until the event was due
+        detail::Backoff backoff(schedule);
+        for (;;) {
+            const auto now = Clock::now();
+            if (deadline.passed(now)) return ready() ? WaitStatus::ready : WaitStatus::timed_out;
+            const std::uint32_t* word = sleeper.word();  // may change between rounds
+            if (!futex_usable || word == nullptr) {
+                if (ready()) return WaitStatus::ready;
+                if constexpr (detail::HasArrivals<S>) {
+                    const ArrivalEstimate* arrivals = sleeper.arrivals();
+                    const auto due = arrivals != nullptr ? arrivals->poll_from() : std::nullopt;
+                    if (due && !predicted && *due > now) {  // most of the gap in one sleep
+                        predicted = true;
+                        std::this_thread::sleep_until(std::min(*due, deadline.time()));
+                        continue;
+                    }
+                    if (due && now < *due + arrivals->interval() / 2) {  // around when it is due: poll finely
+                        std::this_thread::sleep_for(std::min<Clock::duration>(schedule.first, deadline.remaining(now)));
+                        continue;
+                    }
+                }
+                backoff.sleep(deadline.remaining(now));
                 continue;
             }
-            futex_usable = detail::futex_wait(word, seen, nap);
-            sleeper.withdraw();
-            if (ready()) return WaitStatus::ready;
+            const auto nap = std::min<Clock::duration>(futex_slice, deadline.remaining(now));
+            const auto round = detail::futex_round(ready, sleeper, word, nap);
+            if (round == detail::FutexRound::ready) return WaitStatus::ready;
+            futex_usable = round != detail::FutexRound::refused;
         }
     }
 };
 
 // Runtime choice of strategy, for tools and benchmarks that take it from the command line.
-using AnyWait = std::variant<BusySpin, SpinThenYield, SpinThenSleep, FutexWait>;
+using AnyWait = std::variant<AutoWait, BusySpin, SpinThenYield, SpinThenSleep, FutexWait>;
 
 [[nodiscard]] inline std::optional<AnyWait> parse_wait(std::string_view name) noexcept {
     if (name == BusySpin::name) return AnyWait{BusySpin{}};
     if (name == SpinThenYield::name) return AnyWait{SpinThenYield{}};
     if (name == SpinThenSleep::name) return AnyWait{SpinThenSleep{}};
     if (name == FutexWait::name) return AnyWait{FutexWait{}};
+    if (name == AutoWait::name) return AnyWait{AutoWait{}};
     return std::nullopt;
 }
 

@@ -9,6 +9,7 @@
 #include <span>
 
 #include "../layout.hpp"
+#include "../wait.hpp"
 #include "atomic.hpp"
 #include "futex.hpp"
 #include "roster.hpp"
@@ -42,6 +43,9 @@ struct SlotHolder {
     std::uint32_t index = 0;
     std::uint64_t claim = 0;
     std::uint64_t epoch = 0;
+    // The producer runs on our kernel (its header's producer_host_id is ours): its futex wakes
+    // reach us. Across a VM boundary they do not, and waits must not rely on them.
+    bool producer_shares_kernel = false;
 
     // The epoch first: the header sits at a fixed offset, so this load is sound even when a new
     // layout has moved the slot table. A copy-out followed by an acquire fence and this check
@@ -83,7 +87,9 @@ struct ConsumerContext {
     std::uint8_t* open_flag;  // the session's "this channel is open" byte, cleared on close
 };
 
-// Futex sleeper for a consumer waiting on a producer-written position or sequence word. The
+// Futex sleeper for a consumer waiting on a producer-written position or sequence word. It
+// offers no word when the producer is on another kernel (no wake could reach us), so the wait
+// strategy sleeps on its own schedule instead and nobody announces in vain. The
 // sleepers word is consumer-only shared state: consumers set and clear their own bit with
 // fetch_or / fetch_and among themselves; the producer only reads it. See wait.hpp for the
 // announce / fence / re-check handshake. Both RMWs are gated on the holder test, so a consumer
@@ -92,14 +98,22 @@ struct ConsumerSleeper {
     std::uint64_t* sleepers;
     const SlotHolder* holder;
     const std::uint32_t* waited;
+    const ArrivalEstimate* arrival_estimate = nullptr;  // the handle's, for AutoWait across kernels
 
-    [[nodiscard]] const std::uint32_t* word() const noexcept { return waited; }
+    [[nodiscard]] const ArrivalEstimate* arrivals() const noexcept { return arrival_estimate; }
+
+    [[nodiscard]] const std::uint32_t* word() const noexcept {
+        return holder->producer_shares_kernel ? waited : nullptr;
+    }
     void announce() const noexcept {
-        if (!holder->holds()) return;
+        if (!holder->producer_shares_kernel || !holder->holds()) return;
         std::atomic_ref<std::uint64_t>(*sleepers).fetch_or(holder->bit(), std::memory_order_relaxed);  // consumer-only word
     }
+    // Never on another kernel than the producer's: such a consumer never announces, and its
+    // slot (on the other side's range) is never announced by anyone who follows 1.2, so it has
+    // no bit to clear, and an RMW from there could race with this side's (layout.hpp).
     void withdraw() const noexcept {
-        if (!holder->holds()) return;
+        if (!holder->producer_shares_kernel || !holder->holds()) return;
         std::atomic_ref<std::uint64_t>(*sleepers).fetch_and(~holder->bit(), std::memory_order_relaxed);  // consumer-only word
     }
 };

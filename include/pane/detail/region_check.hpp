@@ -51,6 +51,7 @@ struct CheckedRegion {
         return AttachError::invalid_layout;
     }
     if (h.consumer_timeout_ms == 0 || h.heartbeat_period_ms == 0) return AttachError::invalid_layout;
+    if ((h.flags & kRegionFlagSlotSides) != 0 && h.local_slots > h.max_consumers) return AttachError::invalid_layout;
     return std::nullopt;
 }
 

@@ -18,6 +18,7 @@
 #include "../layout.hpp"
 #include "../wait.hpp"
 #include "atomic.hpp"
+#include "host_id.hpp"
 #include "schedule_point.hpp"
 
 namespace pane::detail {
@@ -29,6 +30,18 @@ namespace pane::detail {
 // roster's store_release of reaped_claim.
 [[nodiscard]] inline bool claim_holds_slot(const ConsumerSlot& slot, std::uint64_t claim) noexcept {
     return claim_held(claim) && load_acquire(slot.claim) == claim && load_acquire(slot.reaped_claim) != claim;
+}
+
+// The consumer slots a consumer on the kernel `own_host` may claim (layout.hpp,
+// kRegionFlagSlotSides): its side's range, or every slot where the region has no sides.
+struct SlotRange {
+    std::uint32_t first;
+    std::uint32_t end;
+};
+[[nodiscard]] inline SlotRange claimable_slots(const RegionHeader& validated, std::uint64_t own_host) noexcept {
+    if ((validated.flags & kRegionFlagSlotSides) == 0) return {0, validated.max_consumers};
+    const bool local = own_host != 0 && own_host == validated.producer_host_id;
+    return local ? SlotRange{0, validated.local_slots} : SlotRange{validated.local_slots, validated.max_consumers};
 }
 
 class ConsumerRoster {
@@ -61,6 +74,12 @@ public:
     // consumer that attached a moment ago already counts.
     [[nodiscard]] bool holds(std::uint32_t index, std::uint64_t claim) const noexcept {
         return claim_holds_slot(slots_[index], claim);
+    }
+
+    // Whether the holder of slot `index` said it runs on our kernel, so that a futex wake from
+    // it can reach us. A lie costs the liar only its own latency (waits stay bounded).
+    [[nodiscard]] bool shares_kernel(std::uint32_t index) const noexcept {
+        return same_kernel(load_relaxed(slots_[index].host_id));  // the holder's word, written once at claim
     }
 
     [[nodiscard]] std::uint64_t live_mask() const noexcept { return live_mask_; }
