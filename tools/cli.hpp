@@ -19,10 +19,11 @@
 
 namespace pane_tools {
 
-// --name value and --flag options; everything is a string until asked for.
+// --name value and --flag options; everything is a string until asked for. An option in
+// `optional_value` takes the next argument only if it does not start with "--" (else "").
 class Options {
 public:
-    Options(int argc, char** argv, std::vector<std::string> flags) {
+    Options(int argc, char** argv, std::vector<std::string> flags, std::vector<std::string> optional_value = {}) {
         for (int i = 1; i < argc; ++i) {
             std::string a = argv[i];
             if (a.rfind("--", 0) != 0) {
@@ -30,8 +31,11 @@ public:
                 continue;
             }
             a = a.substr(2);
+            const bool next_is_value = i + 1 < argc && std::string_view(argv[i + 1]).rfind("--", 0) != 0;
             if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
                 values_[a] = "1";
+            } else if (std::find(optional_value.begin(), optional_value.end(), a) != optional_value.end()) {
+                values_[a] = next_is_value ? argv[++i] : "";
             } else if (i + 1 < argc) {
                 values_[a] = argv[++i];
             } else {

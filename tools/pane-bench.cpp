@@ -31,7 +31,7 @@ sends the same messages through a pipe between the same processes as a baseline.
   --messages N    throughput phase: messages through a lossless ring   (default 5000000)
   --size BYTES    message size, 24..65536                              (default 64)
   --capacity N    ring capacity, a power of two                        (default 4096)
-  --wait NAME     spin | yield | sleep | futex                         (default futex)
+  --wait NAME     auto | spin | yield | sleep | futex                  (default auto)
   --rate HZ       latency phase: messages per second                   (default 20000)
   --latency N     latency phase: message count                         (default 20000)
   --shm NAME      shm object name                                      (default pane-bench-PID)
@@ -224,7 +224,7 @@ int run(int argc, char** argv) {
     const auto capacity = opt.num("capacity", 4096);
     const auto rate = opt.num("rate", 20'000);
     const auto latency_messages = opt.num("latency", 20'000);
-    const auto wait_name = opt.str("wait", "futex");
+    const auto wait_name = opt.str("wait", "auto");
     const auto wait = pane::parse_wait(wait_name);
     if (!wait || size < sizeof(Stamp) || size > 65536 || rate == 0 || messages == 0 || latency_messages == 0) {
         fmt::print(stderr, "pane-bench: invalid option value\n{}", kHelp);

@@ -32,14 +32,13 @@
 
 #include <fmt/core.h>
 
-#include <pane/map/file.hpp>
-#include <pane/map/shm.hpp>
 #include <pane/pane.hpp>
 
 #include "cli.hpp"
 #include "display_spec.hpp"
 #include "image_write.hpp"
 #include "pattern.hpp"
+#include "region_source.hpp"
 
 using namespace std::chrono_literals;
 namespace pt = pane_tools;
@@ -48,7 +47,7 @@ using pane::Deadline;
 
 namespace {
 
-constexpr const char* kHelp = R"(usage: pane-consume [--shm NAME | --file PATH [--size BYTES]] [options]
+constexpr const char* kHelp = R"(usage: pane-consume [--shm NAME | --file PATH [--size BYTES] | --ivshmem [ADDR]] [options]
 
 Attaches to a display region made by pane-produce and verifies what arrives: every frame's
 pattern and checksum (read row by row as the producer finishes them), frame order, cursor
@@ -56,11 +55,13 @@ positions and cursor shapes. Re-attaches when the producer restarts; ends with a
   --shm NAME                POSIX shm object NAME                           (default pane)
   --file PATH               a file, hugetlbfs file or device (/dev/kvmfr0) holding the region
   --size BYTES              bytes to map from PATH (devices; default: the file's size)
+  --ivshmem [ADDR]          inside a Linux guest: the IVSHMEM device's BAR 2 (first
+                            device, or PCI ADDR, or index N)
   --duration SECONDS        stop after this long; 0: until Ctrl-C or the producer closes
                                                                             (default 0)
   --attach-timeout SECONDS  how long to wait for a ready producer, at start and after a
                             producer restart                                (default 10)
-  --wait NAME               spin | yield | sleep | futex                    (default futex)
+  --wait NAME               auto | spin | yield | sleep | futex             (default auto)
   --save FILE               at exit, write the last verified frame (.png or .ppm)
   --expect-fps N            fail if the average frame rate is below 0.9 * N
   --min-cursor-hz N         fail if cursor position updates per second are below N
@@ -478,19 +479,9 @@ Clock::duration seconds(double s) {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
-struct Source {
-    bool shm = true;
-    std::string name;  // shm name or file path
-    std::uint64_t size = 0;
-    [[nodiscard]] std::string label() const { return (shm ? "shm " : "file ") + name; }
-    [[nodiscard]] pane::Result<pane::map::Mapping, pane::MapError> map() const {
-        return shm ? pane::map::shm(name, 0, pane::map::OpenMode::open_only)
-                   : pane::map::file(name, size, pane::map::OpenMode::open_only);
-    }
-};
 
 struct Config {
-    Source source;
+    pt::RegionSource source;
     std::optional<Deadline> until;  // --duration, from the first attach
     Clock::duration duration{};
     Clock::duration attach_timeout{};
@@ -541,7 +532,7 @@ AttachOutcome attach(const Config& cfg, Clock::duration timeout, std::uint64_t s
     const auto start = Clock::now();
     for (;;) {
         if (stop_requested(cfg)) return AttachOutcome::stopped;
-        auto mapping = cfg.source.map();
+        auto mapping = cfg.source.map_existing();
         if (!mapping) {
             why = fmt::format("cannot map {}: {}", cfg.source.label(), pane::describe(mapping.error()));
         } else {
@@ -830,8 +821,8 @@ std::pair<bool, std::string> save_frame(const Stats& st, const std::string& path
 }
 
 int run(int argc, char** argv) {
-    pt::Options opt(argc, argv, {"json", "help"});
-    opt.require_known({"shm", "file", "size", "duration", "attach-timeout", "wait", "save", "expect-fps",
+    pt::Options opt(argc, argv, {"json", "help", "wc"}, {"ivshmem"});
+    opt.require_known({"shm", "file", "size", "ivshmem", "wc", "duration", "attach-timeout", "wait", "save", "expect-fps",
                        "min-cursor-hz", "json", "help"});
     if (!opt.positional().empty()) throw std::invalid_argument("unexpected argument '" + opt.positional()[0] + "'");
     if (opt.has("help")) {
@@ -839,18 +830,15 @@ int run(int argc, char** argv) {
         return 0;
     }
     Config cfg;
-    if (opt.has("shm") && opt.has("file")) throw std::invalid_argument("give --shm NAME or --file PATH, not both");
-    if (opt.has("size") && !opt.has("file")) throw std::invalid_argument("--size goes with --file");
-    cfg.source.shm = !opt.has("file");
-    cfg.source.name = cfg.source.shm ? opt.str("shm", "pane") : opt.str("file", "");
+    if (opt.has("size") && opt.has("shm")) throw std::invalid_argument("--size goes with --file or --ivshmem");
+    cfg.source = pt::parse_region_source(opt);
     cfg.source.size = opt.num("size", 0);
-    if (cfg.source.name.empty()) throw std::invalid_argument("empty region name");
     constexpr double kMaxSeconds = 1e8;  // about three years: fits Clock::duration with room
     cfg.duration = seconds(real(opt, "duration", 0, kMaxSeconds));
     cfg.attach_timeout = seconds(real(opt, "attach-timeout", 10, kMaxSeconds));
-    cfg.wait_name = opt.str("wait", "futex");
+    cfg.wait_name = opt.str("wait", "auto");
     const auto wait = pane::parse_wait(cfg.wait_name);
-    if (!wait) throw std::invalid_argument("--wait wants spin, yield, sleep or futex");
+    if (!wait) throw std::invalid_argument("--wait wants auto, spin, yield, sleep or futex");
     cfg.wait = *wait;
     if (opt.has("save")) {
         cfg.save = opt.str("save", "");

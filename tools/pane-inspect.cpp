@@ -46,12 +46,11 @@
 #include <pane/error.hpp>
 #include <pane/frames.hpp>
 #include <pane/layout.hpp>
-#include <pane/map/file.hpp>
-#include <pane/map/shm.hpp>
 #include <pane/ring.hpp>
 #include <pane/wait.hpp>
 
 #include "cli.hpp"
+#include "region_source.hpp"
 
 using namespace std::chrono_literals;
 namespace pt = pane_tools;
@@ -60,7 +59,7 @@ using pane::Clock;
 
 namespace {
 
-constexpr const char* kHelp = R"(usage: pane-inspect (--shm NAME | --file PATH [--size BYTES]) [options]
+constexpr const char* kHelp = R"(usage: pane-inspect (--shm NAME | --file PATH [--size BYTES] | --ivshmem [ADDR]) [options]
 
 Prints the live state of a Pane region: header, channel table, consumer slots, ring cursors and
 the display channels (frame buffers, leases and newest descriptor; cursor shape and position;
@@ -68,6 +67,8 @@ control rings). It maps the region but never claims a consumer slot and never wr
   --shm NAME       POSIX shm object NAME (/dev/shm/NAME on Linux)
   --file PATH      a file, hugetlbfs file or device (e.g. /dev/kvmfr0) holding the region
   --size BYTES     bytes to map from PATH (needed for devices; default: the file's size)
+  --ivshmem [ADDR] inside a Linux guest: the IVSHMEM device's BAR 2 (first device,
+                   PCI ADDR or index N)
   --watch          refresh until Ctrl-C, adding heartbeat and cursor update rates and ages
                    (on our clock)
   --interval MS    refresh period with --watch                            (default 500)
@@ -1350,6 +1351,29 @@ bool slot_live(const pane::ConsumerSlot& s, std::uint64_t epoch) {
            s.attach_epoch == epoch;
 }
 
+// Where the producer runs, as seen from here (protocol 1.2 producer_host_id).
+std::string kernel_text(std::uint64_t host) {
+    if (host == 0) return "unknown (a 1.1 producer, or one that cannot tell)";
+    if (pd::same_kernel(host)) return fmt::format("{} (this kernel: futex wake-ups reach us)", hex64(host));
+    return fmt::format("{} (another kernel: a guest or the host; ours is {})", hex64(host), hex64(pd::host_id()));
+}
+
+std::string sides_text(const pane::RegionHeader& h) {
+    if ((h.flags & pane::kRegionFlagSlotSides) == 0) return "no sides (all consumers must share one kernel)";
+    return fmt::format("slots 0-{} for the producer's kernel, {}-{} for others", static_cast<int>(h.local_slots) - 1,
+                       h.local_slots, h.max_consumers - 1);
+}
+
+// A held slot's kernel relative to the producer's, and a warning for a holder on the wrong side
+// (a 1.1 consumer, or a hostile one).
+std::string slot_kernel_text(const pane::ConsumerSlot& slot, const pane::RegionHeader& h, std::size_t index) {
+    if (slot.host_id == 0) return "unknown";
+    const bool local = slot.host_id == h.producer_host_id;
+    std::string text = local ? "producer's" : "other";
+    if ((h.flags & pane::kRegionFlagSlotSides) != 0 && local != (index < h.local_slots)) text += " (WRONG SIDE)";
+    return text;
+}
+
 void render_text(const Snapshot& s, const Source& src, const Liveness* live, std::string& out) {
     const auto& h = s.header;
     put(out, "Pane region {} ({} bytes mapped)\n", printable(src.description), src.mapped);
@@ -1368,8 +1392,9 @@ void render_text(const Snapshot& s, const Source& src, const Liveness* live, std
                             live->producer_stale() ? "  STALE" : "");
     }
     put(out, "  {:<16} {} (producer period {} ms)\n", "heartbeat", beat, h.heartbeat_period_ms);
-    put(out, "  {:<16} {} slots at {}, timeout {} ms\n", "consumers", h.max_consumers, h.slot_table_offset,
-        h.consumer_timeout_ms);
+    put(out, "  {:<16} {} slots at {}, timeout {} ms; {}\n", "consumers", h.max_consumers, h.slot_table_offset,
+        h.consumer_timeout_ms, sides_text(h));
+    put(out, "  {:<16} {}\n", "producer kernel", kernel_text(h.producer_host_id));
     put(out, "  {:<16} {} of {} entries at {}\n", "channel table", h.channel_count, h.channel_table_capacity,
         h.channel_table_offset);
 
@@ -1392,8 +1417,8 @@ void render_text(const Snapshot& s, const Source& src, const Liveness* live, std
         }
         put(out, "\nConsumer slots ({} held of {}; {} never claimed, not shown)\n", held, s.slots.size(), never);
         if (never != s.slots.size()) {
-            put(out, "  {:>3}  {:<22}  {:<6}  {:<12}  {:<4}  {:>8}  {:<18}  {:>10}  {:>10}  {:>5}\n", "#", "claim",
-                "reaped", "state", "live", "pid", "attach epoch", "heartbeat", "hb age", "reaps");
+            put(out, "  {:>3}  {:<22}  {:<6}  {:<12}  {:<4}  {:>8}  {:<18}  {:>10}  {:>10}  {:>5}  {}\n", "#", "claim",
+                "reaped", "state", "live", "pid", "attach epoch", "heartbeat", "hb age", "reaps", "kernel");
         }
         bool leftover_state = false;
         for (std::size_t i = 0; i < s.slots.size(); ++i) {
@@ -1408,10 +1433,10 @@ void render_text(const Snapshot& s, const Source& src, const Liveness* live, std
             const std::string epoch = slot.attach_epoch == h.epoch ? "current" : hex64(slot.attach_epoch);
             const std::string age =
                 live != nullptr && i < live->slots.size() ? age_text(live->slots[i].age, live->slots[i].moved) : "-";
-            put(out, "  {:>3}  {:<22}  {:<6}  {:<12}  {:<4}  {:>8}  {:<18}  {:>10}  {:>10}  {:>5}\n", i,
+            put(out, "  {:>3}  {:<22}  {:<6}  {:<12}  {:<4}  {:>8}  {:<18}  {:>10}  {:>10}  {:>5}  {}\n", i,
                 fmt::format("{} {}", slot_held(slot) ? "held" : "free", slot.claim),
                 slot_reaped(slot) ? "yes" : "no", state, slot_live(slot, h.epoch) ? "yes" : "no", slot.pid, epoch,
-                slot.heartbeat, age, slot.reap_count);
+                slot.heartbeat, age, slot.reap_count, slot_kernel_text(slot, h, i));
         }
         if (leftover_state) put(out, "  (state): claim free or reaped, so state is stale (it is never reset)\n");
 
@@ -1449,12 +1474,14 @@ void render_json(const Snapshot& s, const Source& src, const Liveness* live, std
         "\"region_size\":{},\"mapped_size\":{},\"epoch\":\"{}\",\"producer_state\":{},\"producer_state_value\":{},"
         "\"producer_pid\":{},\"init_count\":{},\"producer_heartbeat\":{},\"heartbeat_period_ms\":{},"
         "\"consumer_timeout_ms\":{},\"max_consumers\":{},\"channel_count\":{},\"channel_table_capacity\":{},"
-        "\"channel_table_offset\":{},\"slot_table_offset\":{},\"flags\":{},\"error\":{}",
+        "\"channel_table_offset\":{},\"slot_table_offset\":{},\"flags\":{},\"producer_host_id\":\"{}\","
+        "\"producer_same_kernel\":{},\"slot_sides\":{},\"local_slots\":{},\"error\":{}",
         h.magic == pane::kRegionMagic, hex64(h.magic), h.version_major, h.version_minor, h.header_size,
         h.region_size, s.mapped, hex64(h.epoch), json_string(producer_state_name(h.producer_state)),
         h.producer_state, h.producer_pid, h.init_count, h.producer_heartbeat, h.heartbeat_period_ms,
         h.consumer_timeout_ms, h.max_consumers, h.channel_count, h.channel_table_capacity, h.channel_table_offset,
-        h.slot_table_offset, h.flags,
+        h.slot_table_offset, h.flags, hex64(h.producer_host_id), pd::same_kernel(h.producer_host_id),
+        (h.flags & pane::kRegionFlagSlotSides) != 0, h.local_slots,
         s.header_error ? json_string(header_problem(*s.header_error, h)) : std::string("null"));
     if (live != nullptr && !s.header_error) {
         put(out, ",\"heartbeat_rate_per_s\":{},\"heartbeat_unchanged_ms\":{:.1f},\"heartbeat_seen_change\":{},"
@@ -1487,10 +1514,11 @@ void render_json(const Snapshot& s, const Source& src, const Liveness* live, std
         put(out,
             "{}{{\"index\":{},\"claim\":{},\"held\":{},\"reaped\":{},\"reaped_claim\":{},\"state\":{},"
             "\"state_value\":{},\"live\":{},\"pid\":{},\"attach_epoch\":\"{}\",\"attach_epoch_current\":{},"
-            "\"heartbeat\":{},\"reap_count\":{}",
+            "\"heartbeat\":{},\"reap_count\":{},\"host_id\":\"{}\",\"same_kernel_as_producer\":{}",
             i == 0 ? "" : ",", i, slot.claim, slot_held(slot), slot_reaped(slot), slot.reaped_claim,
             json_string(consumer_state_name(slot.state)), slot.state, slot_live(slot, h.epoch), slot.pid,
-            hex64(slot.attach_epoch), slot.attach_epoch == h.epoch, slot.heartbeat, slot.reap_count);
+            hex64(slot.attach_epoch), slot.attach_epoch == h.epoch, slot.heartbeat, slot.reap_count, hex64(slot.host_id),
+            slot.host_id != 0 && slot.host_id == h.producer_host_id);
         if (live != nullptr && i < live->slots.size()) {
             put(out, ",\"heartbeat_unchanged_ms\":{:.1f},\"heartbeat_seen_change\":{}", ms(live->slots[i].age),
                 live->slots[i].moved);
@@ -1503,14 +1531,16 @@ void render_json(const Snapshot& s, const Source& src, const Liveness* live, std
 // ----- Main ------------------------------------------------------------------------------------
 
 void check_options(int argc, char** argv) {
-    static const std::vector<std::string> known{"shm", "file", "size", "watch", "interval", "json", "help"};
+    static const std::vector<std::string> known{"shm", "file", "size", "ivshmem", "wc", "watch", "interval", "json", "help"};
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument '" + a + "'");
         if (std::find(known.begin(), known.end(), a.substr(2)) == known.end()) {
             throw std::invalid_argument("unknown option " + a);
         }
-        if (a != "--watch" && a != "--json" && a != "--help") ++i;  // skip the option's value
+        const bool flag = a == "--watch" || a == "--json" || a == "--help" || a == "--wc";
+        const bool optional_value = a == "--ivshmem" && (i + 1 >= argc || std::string_view(argv[i + 1]).rfind("--", 0) == 0);
+        if (!flag && !optional_value) ++i;  // skip the option's value
     }
 }
 
@@ -1534,15 +1564,17 @@ void sleep_until_or_stopped(Clock::time_point until) {
 
 int run(int argc, char** argv) {
     check_options(argc, argv);
-    pt::Options opt(argc, argv, {"watch", "json", "help"});
+    pt::Options opt(argc, argv, {"watch", "json", "help", "wc"}, {"ivshmem"});
     if (opt.has("help")) {
         fmt::print("{}", kHelp);
         return 0;
     }
-    if (opt.has("shm") == opt.has("file") || (opt.has("size") && !opt.has("file"))) {
-        fmt::print(stderr, "pane-inspect: give either --shm NAME or --file PATH (--size only with --file)\n{}", kHelp);
+    if (int{opt.has("shm")} + int{opt.has("file")} + int{opt.has("ivshmem")} != 1 || (opt.has("size") && opt.has("shm"))) {
+        fmt::print(stderr, "pane-inspect: give one of --shm NAME, --file PATH or --ivshmem [ADDR] (--size not with --shm)\n{}", kHelp);
         return 2;
     }
+    pt::RegionSource source = pt::parse_region_source(opt);
+    source.size = number(opt, "size", 0);
     const bool json = opt.has("json");
     const bool watch = opt.has("watch");
     // Options::num takes "-1" (stoull wraps it), so bound the value before it becomes a duration.
@@ -1553,13 +1585,9 @@ int run(int argc, char** argv) {
     }
     const auto interval = std::chrono::milliseconds(static_cast<std::int64_t>(interval_ms));
 
-    auto mapping = opt.has("shm")
-                       ? pane::map::shm(opt.str("shm", ""), 0, pane::map::OpenMode::open_only)
-                       : pane::map::file(opt.str("file", ""), number(opt, "size", 0), pane::map::OpenMode::open_only);
+    auto mapping = source.map_existing();
     if (!mapping) {
-        fmt::print(stderr, "pane-inspect: cannot map {}: {}\n",
-                   opt.has("shm") ? "shm " + opt.str("shm", "") : opt.str("file", ""),
-                   pane::describe(mapping.error()));
+        fmt::print(stderr, "pane-inspect: cannot map {}: {}\n", source.label(), pane::describe(mapping.error()));
         return 1;
     }
     const std::span<const std::byte> region = mapping->bytes();

@@ -31,13 +31,12 @@
 #include <fmt/core.h>
 
 #include <pane/detail/atomic.hpp>
-#include <pane/map/file.hpp>
-#include <pane/map/shm.hpp>
 #include <pane/pane.hpp>
 
 #include "cli.hpp"
 #include "display_spec.hpp"
 #include "pattern.hpp"
+#include "region_source.hpp"
 
 using namespace std::chrono_literals;
 namespace pt = pane_tools;
@@ -53,6 +52,10 @@ positions along a known path and a cycle of cursor shapes. Control messages from
 received and counted. Prints a summary at the end; the region is left in place.
   --shm NAME            POSIX shm object NAME (/dev/shm/NAME)             (default pane)
   --file PATH           a file or device holding the region, instead of --shm
+                        (QEMU memory-backend-file, hugetlbfs file, /dev/kvmfr0)
+  --ivshmem [ADDR]      inside a Linux guest: the IVSHMEM device's BAR 2, the
+                        first device or the one at PCI ADDR (or index N)
+  --wc                  with --ivshmem: map the BAR write-combining
   --size WxH            frame size in pixels, up to 16384x16384          (default 1920x1080)
   --format NAME         bgra8 | rgba8 | rgba10 | rgba16f | bgr_32 | rgb_24 (default bgra8)
   --fps N               frames per second, 1..1000                       (default 60)
@@ -220,15 +223,15 @@ private:
 };
 
 int run(int argc, char** argv) {
-    pt::Options opt(argc, argv, {"json", "help"});
-    opt.require_known({"shm", "file", "size", "format", "fps", "duration", "buffers", "damage", "cursor-hz",
+    pt::Options opt(argc, argv, {"json", "help", "wc"}, {"ivshmem"});
+    opt.require_known({"shm", "file", "ivshmem", "wc", "size", "format", "fps", "duration", "buffers", "damage", "cursor-hz",
                        "shape-period-ms", "region-size", "json", "help"});
     if (!opt.positional().empty()) throw std::invalid_argument("unexpected argument '" + opt.positional()[0] + "'");
     if (opt.has("help")) {
         fmt::print("{}", kHelp);
         return 0;
     }
-    if (opt.has("shm") && opt.has("file")) throw std::invalid_argument("give --shm NAME or --file PATH, not both");
+    const pt::RegionSource source = pt::parse_region_source(opt);
     const std::string size_arg = opt.str("size", "1920x1080");
     const auto x = size_arg.find('x');
     if (x == std::string::npos) throw std::invalid_argument("--size wants WxH");
@@ -266,13 +269,9 @@ int run(int argc, char** argv) {
     const std::uint64_t region_size = opt.has("region-size") ? opt.num("region-size", 0) : plan->region_size;
     if (region_size == 0) throw std::invalid_argument("--region-size must be positive");
 
-    const bool use_file = opt.has("file");
-    const std::string target = use_file ? opt.str("file", "") : opt.str("shm", "pane");
-    auto mapping = use_file ? pane::map::file(target, region_size, pane::map::OpenMode::open_or_create)
-                            : pane::map::shm(target, region_size, pane::map::OpenMode::open_or_create);
+    auto mapping = source.map_for_producer(region_size);
     if (!mapping) {
-        fmt::print(stderr, "pane-produce: cannot map {} {} ({} bytes): {}\n", use_file ? "file" : "shm", target,
-                   region_size, pane::describe(mapping.error()));
+        fmt::print(stderr, "pane-produce: {}\n", pt::map_failure(source, region_size, mapping.error(), layout));
         return 1;
     }
     fmt::print(stderr, "pane-produce: {}: {} bytes mapped, the layout needs {} bytes ({}); {}x{} {}, {} buffers\n",
