@@ -33,7 +33,7 @@ struct Row {
     std::size_t size, align;
 };
 
-#define PANE_WIRE(T, SIZE, ALIGN)                  \
+#define PANE_WIRE(T, SIZE, ALIGN)                \
     static_assert(wire<pane::T, SIZE, ALIGN>()); \
     constexpr Row row_##T{#T, sizeof(pane::T), alignof(pane::T)};
 
@@ -59,13 +59,26 @@ PANE_WIRE(ControlCursorPosition, 8, 4)
 PANE_WIRE(ControlWindowSize, 8, 4)
 #undef PANE_WIRE
 
-constexpr Row kRows[] = {row_RegionHeader,       row_ChannelEntry,          row_ConsumerSlot,
-                         row_RingControl,        row_RingCursor,            row_RingSlotHeader,
-                         row_DamageRect,         row_HdrMetadata,           row_FrameDescriptor,
-                         row_FrameControl,       row_FrameBufferState,      row_FrameLease,
-                         row_CursorShapeHeader,  row_CursorShapeControl,    row_CursorPositionControl,
-                         row_ControlChannelControl, row_ControlRingControl, row_ControlMessageHeader,
-                         row_ControlCursorPosition, row_ControlWindowSize};
+constexpr Row kRows[] = {row_RegionHeader,
+                         row_ChannelEntry,
+                         row_ConsumerSlot,
+                         row_RingControl,
+                         row_RingCursor,
+                         row_RingSlotHeader,
+                         row_DamageRect,
+                         row_HdrMetadata,
+                         row_FrameDescriptor,
+                         row_FrameControl,
+                         row_FrameBufferState,
+                         row_FrameLease,
+                         row_CursorShapeHeader,
+                         row_CursorShapeControl,
+                         row_CursorPositionControl,
+                         row_ControlChannelControl,
+                         row_ControlRingControl,
+                         row_ControlMessageHeader,
+                         row_ControlCursorPosition,
+                         row_ControlWindowSize};
 
 }  // namespace
 

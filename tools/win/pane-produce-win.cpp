@@ -68,20 +68,36 @@ std::optional<std::uint64_t> number(std::string_view s, std::uint64_t lo, std::u
 bool parse(int argc, char** argv, Config& cfg) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        if (arg == "--memory") { cfg.memory = true; continue; }
-        if (arg == "--list") { cfg.list = true; continue; }
-        if (arg == "--help") { std::fputs(kHelp, stdout); std::exit(0); }
-        if (i + 1 >= argc) { std::fprintf(stderr, "pane-produce-win: %s needs a value\n", argv[i]); return false; }
+        if (arg == "--memory") {
+            cfg.memory = true;
+            continue;
+        }
+        if (arg == "--list") {
+            cfg.list = true;
+            continue;
+        }
+        if (arg == "--help") {
+            std::fputs(kHelp, stdout);
+            std::exit(0);
+        }
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "pane-produce-win: %s needs a value\n", argv[i]);
+            return false;
+        }
         const std::string_view value = argv[++i];
         std::optional<std::uint64_t> n;
         if (arg == "--device" && (n = number(value, 0, 255))) {
             cfg.device.device = static_cast<std::uint32_t>(*n);
         } else if (arg == "--cache" && (value == "wc" || value == "cached")) {
-            cfg.device.cache = value == "wc" ? pane::map::IvshmemCache::write_combining : pane::map::IvshmemCache::cached;
+            cfg.device.cache =
+                value == "wc" ? pane::map::IvshmemCache::write_combining : pane::map::IvshmemCache::cached;
         } else if (arg == "--size" && value.find('x') != std::string_view::npos) {
             const auto x = value.find('x');
             const auto w = number(value.substr(0, x), 8, 16384), h = number(value.substr(x + 1), 2, 16384);
-            if (!w || !h) { std::fprintf(stderr, "pane-produce-win: bad --size\n"); return false; }
+            if (!w || !h) {
+                std::fprintf(stderr, "pane-produce-win: bad --size\n");
+                return false;
+            }
             cfg.width = static_cast<std::uint32_t>(*w);
             cfg.height = static_cast<std::uint32_t>(*h);
         } else if (arg == "--fps" && (n = number(value, 1, 1000))) {
@@ -258,15 +274,15 @@ int run(const Config& cfg) {
                 static_cast<unsigned long long>(frames->frames_published()),
                 static_cast<double>(frames->frames_published()) / seconds,
                 static_cast<unsigned long long>(frames->frames_dropped()));
-    std::printf("  cursor positions     %llu (%.1f /s), shapes %llu\n", static_cast<unsigned long long>(counts.positions),
-                static_cast<double>(counts.positions) / seconds, static_cast<unsigned long long>(counts.shapes));
+    std::printf("  cursor positions     %llu (%.1f /s), shapes %llu\n",
+                static_cast<unsigned long long>(counts.positions), static_cast<double>(counts.positions) / seconds,
+                static_cast<unsigned long long>(counts.shapes));
     std::printf("  control messages     %llu\n", static_cast<unsigned long long>(counts.control));
     if (cfg.memory) {
-        std::printf("  self-check           %llu frames verified, %llu torn, %llu positions verified, %llu errors\n",
-                    static_cast<unsigned long long>(check.frames_verified),
-                    static_cast<unsigned long long>(check.frames_torn),
-                    static_cast<unsigned long long>(check.positions_verified),
-                    static_cast<unsigned long long>(check.errors));
+        std::printf(
+            "  self-check           %llu frames verified, %llu torn, %llu positions verified, %llu errors\n",
+            static_cast<unsigned long long>(check.frames_verified), static_cast<unsigned long long>(check.frames_torn),
+            static_cast<unsigned long long>(check.positions_verified), static_cast<unsigned long long>(check.errors));
         if (failure.empty() && check.errors != 0) failure = "self-check: " + check.first_error;
         // A consumer that verified nothing checked nothing: the run proves no more than a build.
         if (failure.empty() && (check.frames_verified == 0 || check.positions_verified == 0)) {

@@ -21,7 +21,7 @@ namespace pane_win {
 
 struct SelfCheckResult {
     std::uint64_t frames_verified = 0;
-    std::uint64_t frames_torn = 0;   // reused while we read: normal under pressure, not an error
+    std::uint64_t frames_torn = 0;  // reused while we read: normal under pressure, not an error
     std::uint64_t positions_verified = 0;
     std::uint64_t errors = 0;
     std::string first_error;  // empty when errors == 0
@@ -52,7 +52,8 @@ inline void run_self_check(std::span<std::byte> region, std::uint32_t width, std
         pane::CursorPosition p;
         if (positions->try_read(p) == pane::CursorStatus::ok) {
             const pt::PatternPoint want = pt::pattern_position(p.serial, width, height);
-            if (p.x != want.x || p.y != want.y) fail("cursor position " + std::to_string(p.serial) + " is off the path");
+            if (p.x != want.x || p.y != want.y)
+                fail("cursor position " + std::to_string(p.serial) + " is off the path");
             ++out.positions_verified;
         }
         const auto s = frames->wait_latest(view, wait, pane::Deadline::after(std::chrono::milliseconds(20)));

@@ -35,6 +35,7 @@
 #define PANE_UNDEF_WIN32_LEAN_AND_MEAN
 #endif
 #include <windows.h>
+// After <windows.h>, whose types they use.
 #include <setupapi.h>
 #include <winioctl.h>
 #if defined(PANE_UNDEF_NOMINMAX)
@@ -108,12 +109,16 @@ inline constexpr DWORD kErrorDeviceAlreadyAttached = 548;
         case ERROR_FILE_NOT_FOUND:
         case ERROR_PATH_NOT_FOUND:
         case ERROR_NO_MORE_ITEMS:
-        case ERROR_DEV_NOT_EXIST: return MapError::not_found;
+        case ERROR_DEV_NOT_EXIST:
+            return MapError::not_found;
         case ERROR_ACCESS_DENIED:
         case ERROR_SHARING_VIOLATION:
-        case kErrorDeviceAlreadyAttached: return MapError::permission_denied;
-        case ERROR_INVALID_PARAMETER: return MapError::invalid_argument;
-        default: return MapError::system_error;
+        case kErrorDeviceAlreadyAttached:
+            return MapError::permission_denied;
+        case ERROR_INVALID_PARAMETER:
+            return MapError::invalid_argument;
+        default:
+            return MapError::system_error;
     }
 }
 
@@ -212,7 +217,8 @@ struct KeepLastError {
     }
     // No access rights asked for: the driver's IOCTLs are FILE_ANY_ACCESS. Shared opens, so a
     // second opener gets the driver's own "already mapped" answer rather than a sharing error.
-    const HANDLE h = CreateFileW(path.c_str(), 0, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr, OPEN_EXISTING, 0, nullptr);
+    const HANDLE h =
+        CreateFileW(path.c_str(), 0, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr, OPEN_EXISTING, 0, nullptr);
     if (h == INVALID_HANDLE_VALUE) {
         error = GetLastError();
         return iv::from_win32(error);
@@ -242,10 +248,9 @@ struct KeepLastError {
     bool write_combining = true;
     if (!DeviceIoControl(h, iv::kRequestMmap, nullptr, 0, &out, sizeof(out), nullptr, nullptr)) {
         iv::MmapConfig config{options.cache == IvshmemCache::write_combining ? iv::kCacheWriteCombined
-                                                                                   : iv::kCacheCached};
+                                                                             : iv::kCacheCached};
         out = {};
-        if (!DeviceIoControl(h, iv::kRequestMmap, &config, sizeof(config), &out, sizeof(out), nullptr,
-                             nullptr)) {
+        if (!DeviceIoControl(h, iv::kRequestMmap, &config, sizeof(config), &out, sizeof(out), nullptr, nullptr)) {
             error = GetLastError();
             return iv::from_win32(error);
         }
