@@ -197,7 +197,8 @@ struct KeepLastError {
 // than the BAR is too_small (the region cannot grow), as is one smaller than a region header.
 // Errors: not_found (no such device: driver not installed or no device at that index),
 // permission_denied (another handle or process holds the device's mapping: the driver allows
-// one), system_error (any other failure). On failure GetLastError() holds the Windows error.
+// one), system_error (any other failure). On failure GetLastError() holds the Windows error
+// that decided it (0 when none did, as for a size check).
 // The Mapping's write_combining() is true when the mapping is write-combining, which is what
 // the producer must pass on as ProducerOptions::write_combining.
 [[nodiscard]] inline Result<Mapping, MapError> windows_ivshmem(std::uint64_t size, const IvshmemOptions& options = {}) {
