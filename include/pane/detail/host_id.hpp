@@ -14,45 +14,40 @@
 // Declared rather than taken from <windows.h>, whose min/max macros a core header must not
 // bring in; the signature is the one <sysinfoapi.h> declares, so both may be seen together.
 extern "C" __declspec(dllimport) unsigned long long __stdcall GetTickCount64();
+#endif
 
 namespace pane::detail {
 
+#if defined(_WIN32)
 // Windows has no boot_id. The boot time (wall clock now minus milliseconds since boot) stands
-// in: it is the same for every process of one boot, and rounding to 10 s absorbs the tick
-// counter's 16 ms granularity. Two processes can still disagree (a read straddling a rounding
-// edge, a clock step between their reads); then latency goes unmeasured, which is harmless.
-// Two boots of different machines that began in the same 10 s would agree: the 10 s keeps that
-// rare, and the hash domain ("windows boot") keeps it from matching a Linux boot_id.
-[[nodiscard]] inline std::uint64_t host_id() {
-    static const std::uint64_t id = [] {
-        // Read the tick count on both sides of the wall clock, so both come from one tick.
-        std::uint64_t before = 0, after = 0;
-        std::chrono::system_clock::time_point now;
-        do {
-            before = GetTickCount64();
-            now = std::chrono::system_clock::now();
-            after = GetTickCount64();
-        } while (before != after);
-        const auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-        const std::uint64_t boot_10s = (static_cast<std::uint64_t>(wall_ms) - after + 5000) / 10000;
-        std::uint64_t h = 14695981039346656037ULL;  // FNV-1a 64-bit offset basis
-        for (unsigned char c : std::string("windows boot ") + std::to_string(boot_10s)) h = (h ^ c) * 1099511628211ULL;
-        return h == 0 ? 1 : h;
-    }();
-    return id;
+// in: the same for every process of one boot, and rounded to 10 s to absorb the tick counter's
+// 16 ms granularity. It is weaker than boot_id: two processes of one boot disagree if the wall
+// clock was stepped between their first calls (or, about once in 600 boots, when the boot time
+// sits within a tick of a 10 s edge), and two machines booted within the same 10 s agree.
+[[nodiscard]] inline std::string windows_boot_text() {
+    // The tick count read on both sides of the wall clock, so both come from one tick.
+    std::uint64_t before = 0, after = 0;
+    std::chrono::system_clock::time_point now;
+    do {
+        before = GetTickCount64();
+        now = std::chrono::system_clock::now();
+        after = GetTickCount64();
+    } while (before != after);
+    const auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    // The text cannot be a Linux boot_id (a UUID), so neither can its hash, short of a collision.
+    return "windows boot " + std::to_string((static_cast<std::uint64_t>(wall_ms) - after + 5000) / 10000);
 }
-
-}  // namespace pane::detail
-
-#else
-
-namespace pane::detail {
+#endif
 
 [[nodiscard]] inline std::uint64_t host_id() {
     static const std::uint64_t id = [] {
+#if defined(_WIN32)
+        const std::string text = windows_boot_text();
+#else
         std::ifstream in("/proc/sys/kernel/random/boot_id");
         std::string text;
         if (!in || !std::getline(in, text) || text.empty()) return std::uint64_t{0};
+#endif
         std::uint64_t h = 14695981039346656037ULL;  // FNV-1a 64-bit offset basis
         for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
         return h == 0 ? 1 : h;
@@ -61,5 +56,3 @@ namespace pane::detail {
 }
 
 }  // namespace pane::detail
-
-#endif  // _WIN32
