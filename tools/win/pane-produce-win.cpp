@@ -47,7 +47,7 @@ constexpr const char* kHelp =
 struct Config {
     bool memory = false;
     bool list = false;
-    pane::map::IvshmemOptions device;
+    pane::map::WindowsIvshmemOptions device;
     std::uint32_t width = 1280, height = 720;
     std::uint64_t fps = 60, cursor_hz = 1000, duration_s = 5;
 };
@@ -89,8 +89,8 @@ bool parse(int argc, char** argv, Config& cfg) {
         if (arg == "--device" && (n = number(value, 0, 255))) {
             cfg.device.device = static_cast<std::uint32_t>(*n);
         } else if (arg == "--cache" && (value == "wc" || value == "cached")) {
-            cfg.device.cache =
-                value == "wc" ? pane::map::IvshmemCache::write_combining : pane::map::IvshmemCache::cached;
+            cfg.device.cache = value == "wc" ? pane::map::WindowsIvshmemCache::write_combining
+                                             : pane::map::WindowsIvshmemCache::cached;
         } else if (arg == "--size" && value.find('x') != std::string_view::npos) {
             const auto x = value.find('x');
             const auto w = number(value.substr(0, x), 8, 16384), h = number(value.substr(x + 1), 2, 16384);

@@ -54,17 +54,17 @@
 namespace pane::map {
 
 // The caching type the driver gives the user mapping of the BAR.
-enum class IvshmemCache {
+enum class WindowsIvshmemCache {
     write_combining,  // fast streaming stores for frames; publication then needs an sfence
     cached,           // ordinary write-back memory semantics
 };
 
-struct IvshmemOptions {
+struct WindowsIvshmemOptions {
     std::uint32_t device = 0;  // which IVSHMEM device, in SetupAPI's enumeration order
-    IvshmemCache cache = IvshmemCache::write_combining;
+    WindowsIvshmemCache cache = WindowsIvshmemCache::write_combining;
 };
 
-namespace detail::ivshmem {
+namespace detail::win_ivshmem {
 
 // The driver's ABI, from its public header ivshmem/Public.h (virtio-win/kvm-guest-drivers-windows).
 // Restated here rather than included because virtio-win does not install that header anywhere.
@@ -180,16 +180,16 @@ struct KeepLastError {
     ~KeepLastError() { SetLastError(error); }
 };
 
-}  // namespace detail::ivshmem
+}  // namespace detail::win_ivshmem
 
 // How many IVSHMEM devices the driver presents (0 without the driver or the device).
 [[nodiscard]] inline std::uint32_t windows_ivshmem_devices() {
-    const detail::ivshmem::DeviceList list;
+    const detail::win_ivshmem::DeviceList list;
     if (list.set == INVALID_HANDLE_VALUE) return 0;
     SP_DEVICE_INTERFACE_DATA iface{};
     iface.cbSize = sizeof(iface);
     std::uint32_t n = 0;
-    while (SetupDiEnumDeviceInterfaces(list.set, nullptr, &detail::ivshmem::kInterfaceGuid, n, &iface)) ++n;
+    while (SetupDiEnumDeviceInterfaces(list.set, nullptr, &detail::win_ivshmem::kInterfaceGuid, n, &iface)) ++n;
     return n;
 }
 
@@ -201,8 +201,9 @@ struct KeepLastError {
 // that decided it (0 when none did, as for a size check).
 // The Mapping's write_combining() is true when the mapping is write-combining, which is what
 // the producer must pass on as ProducerOptions::write_combining.
-[[nodiscard]] inline Result<Mapping, MapError> windows_ivshmem(std::uint64_t size, const IvshmemOptions& options = {}) {
-    namespace iv = detail::ivshmem;
+[[nodiscard]] inline Result<Mapping, MapError> windows_ivshmem(std::uint64_t size,
+                                                               const WindowsIvshmemOptions& options = {}) {
+    namespace iv = detail::win_ivshmem;
     DWORD error = ERROR_SUCCESS;
     const iv::KeepLastError keep{error};
 
@@ -248,14 +249,14 @@ struct KeepLastError {
     iv::MmapResult out{};
     bool write_combining = true;
     if (!DeviceIoControl(h, iv::kRequestMmap, nullptr, 0, &out, sizeof(out), nullptr, nullptr)) {
-        iv::MmapConfig config{options.cache == IvshmemCache::write_combining ? iv::kCacheWriteCombined
-                                                                             : iv::kCacheCached};
+        iv::MmapConfig config{options.cache == WindowsIvshmemCache::write_combining ? iv::kCacheWriteCombined
+                                                                                    : iv::kCacheCached};
         out = {};
         if (!DeviceIoControl(h, iv::kRequestMmap, &config, sizeof(config), &out, sizeof(out), nullptr, nullptr)) {
             error = GetLastError();
             return iv::from_win32(error);
         }
-        write_combining = options.cache == IvshmemCache::write_combining;
+        write_combining = options.cache == WindowsIvshmemCache::write_combining;
     }
     backing->mapped = true;
     if (out.ptr == nullptr || out.size < actual) return MapError::system_error;  // the driver broke its contract
