@@ -5,6 +5,8 @@
 set -euo pipefail
 packages=(meson ninja-build g++ clang pkg-config libboost-dev libfmt-dev catch2 libclang-rt-14-dev)
 missing=()
+# The mingw pass of scripts/test.sh: the Windows cross compiler, and wine to run what it builds.
+packages+=(g++-mingw-w64-x86-64-posix wine wine64)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

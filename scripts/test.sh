@@ -4,6 +4,8 @@
 # cases, summed over passes). Passes:
 #   main      g++, -Werror, all suites
 #   asan      g++, AddressSanitizer + UndefinedBehaviorSanitizer, all suites
+#   mingw     the Windows cross build (MinGW-w64, cross/mingw-w64-x86_64.txt) with -Werror, its
+#             programs run under wine: one case, passed if everything built and ran
 # No pass checks rates (the tools end-to-end tests check content): speed is measured by the
 # benchmarks, and every pass must hold on a machine whose CPUs other processes keep busy.
 #   tsan      clang++, ThreadSanitizer, the concurrency and multiprocess suites (scaled down); not
@@ -58,6 +60,33 @@ run_pass() {
   [ "$rc" -eq 0 ] || status=1
 }
 
+# The Windows pass has no Catch2 binaries: it is one case, passed when the cross build succeeds
+# and its test programs (tools/win/meson.build) pass under wine. Without wine it only builds, and
+# says so.
+run_mingw() {
+  echo "=== pass: mingw"
+  local cross=(--cross-file cross/mingw-w64-x86_64.txt) ok=1 ran="built; not run (no wine)"
+  if command -v wine >/dev/null; then cross+=(--cross-file cross/wine.txt); fi
+  if [ ! -f build-mingw/build.ninja ]; then
+    meson setup build-mingw "${cross[@]}" -Dwerror=true >build-mingw.setup.log 2>&1 || { cat build-mingw.setup.log; ok=0; }
+  fi
+  if [ "$ok" -eq 1 ] && ! ninja -C build-mingw; then ok=0; fi
+  if [ "$ok" -eq 1 ] && command -v wine >/dev/null; then
+    # A private wine prefix, created on first use, so the pass leaves ~/.wine alone.
+    WINEPREFIX="$PWD/build-mingw/wineprefix" WINEDEBUG=-all \
+      meson test -C build-mingw --print-errorlogs --num-processes 1 --suite windows || ok=0
+    ran="built and ran under wine"
+  fi
+  if [ "$ok" -eq 1 ]; then
+    echo "pass mingw: 1 passed, 0 failed ($ran)"; total_passed=$((total_passed + 1))
+  else
+    echo "pass mingw: 0 passed, 1 failed"; total_failed=$((total_failed + 1)); status=1
+  fi
+}
+
+# The Windows pass runs by default too (PANE_PASSES overrides).
+[ -n "${PANE_PASSES:-}" ] || passes="$passes mingw"
+
 for pass in $passes; do
   case $pass in
     main) run_pass main build-test "-Dwerror=true --buildtype=debugoptimized" "unit concurrency interleave multiprocess examples" ;;
@@ -67,6 +96,7 @@ for pass in $passes; do
     tsan) CXX=clang++ PANE_TEST_SCALE=${PANE_TSAN_SCALE:-0.05} TSAN_OPTIONS=halt_on_error=1 \
           run_pass tsan build-tsan "-Dwerror=true --buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dtools=disabled" \
           "concurrency multiprocess" ;;
+    mingw) run_mingw ;;
     *) echo "unknown pass $pass"; status=1 ;;
   esac
 done

@@ -27,6 +27,8 @@
 
 #if defined(__unix__)
 #include <unistd.h>
+#elif defined(_WIN32)
+#include <process.h>  // _getpid, without <windows.h>
 #endif
 
 #include "control.hpp"
@@ -51,6 +53,8 @@ namespace detail {
 [[nodiscard]] inline std::uint32_t current_pid() noexcept {
 #if defined(__unix__)
     return static_cast<std::uint32_t>(::getpid());
+#elif defined(_WIN32)
+    return static_cast<std::uint32_t>(::_getpid());
 #else
     return 0;
 #endif
