@@ -9,6 +9,10 @@
 # With PAUSE=producer or PAUSE=consumer, that process is stopped (SIGSTOP) for longer than every
 # timeout (2.5 s against 1 s) a second into the run: rates are not checked then, but every frame
 # must still verify, and a paused consumer must have been reaped and re-attached (restarts >= 1).
+# With PANE_E2E_CONSUMER_HOST_ID=HEX the consumer acts as if it ran on another kernel
+# (PANE_HOST_ID, as a host viewer of a guest's producer): it must take a slot on the other side's
+# range, report the producer on another kernel, and still verify everything with its waits
+# polling on a schedule instead of futex wake-ups.
 # usage: tools_e2e.sh PANE_PRODUCE PANE_CONSUME WIDTHxHEIGHT [SECONDS [PAUSE]]
 set -uo pipefail
 produce=$1 consume=$2 size=$3 seconds=${4:-4} pause=${5:-none}
@@ -22,7 +26,10 @@ expect=()
 
 "$produce" --shm "$name" --size "$size" --duration $((seconds + 3)) >/tmp/"$name".produce.log 2>&1 &
 producer=$!
-"$consume" --shm "$name" --duration "$seconds" --json "${expect[@]}" >/tmp/"$name".consume.json 2>/tmp/"$name".consume.log &
+other_kernel=${PANE_E2E_CONSUMER_HOST_ID:-}
+consumer_env=()
+[ -n "$other_kernel" ] && consumer_env=(env PANE_HOST_ID="$other_kernel")
+"${consumer_env[@]}" "$consume" --shm "$name" --duration "$seconds" --json "${expect[@]}" >/tmp/"$name".consume.json 2>/tmp/"$name".consume.log &
 consumer=$!
 if [ "$pause" != none ]; then
   sleep 1
@@ -36,9 +43,12 @@ prc=$?
 rm -f /dev/shm/"$name"
 echo "consumer report:"; cat /tmp/"$name".consume.json
 types_ok=1
-python3 - /tmp/"$name".consume.json "$pause" <<'PY' || types_ok=0
+python3 - /tmp/"$name".consume.json "$pause" "$other_kernel" <<'PY' || types_ok=0
 import json, sys
 d = json.load(open(sys.argv[1]))
+if sys.argv[3]:
+    # The tools' region has 32 slots, 16 per side: a consumer on another kernel takes 16..31.
+    assert not d["producer_same_kernel"] and d["slot"] >= 16, "the consumer did not take the other side's slots"
 if sys.argv[2] == "consumer":
     assert d["restarts"] >= 1, "a consumer paused past the timeout was not reaped and re-attached"
 types = d["cursor"]["shape_types"]

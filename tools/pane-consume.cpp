@@ -28,6 +28,7 @@
 #include <vector>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <fmt/core.h>
@@ -719,6 +720,9 @@ struct Report {
     bool latency_available = false;
     std::string latency_note;
     bool fps_ok = true, cursor_ok = true;
+    std::uint32_t slot = 0;                 // of the last attachment
+    bool producer_same_kernel = false;      // ditto: futex wake-ups, or the wait's own schedule
+    double cpu_percent = 0;                 // of one core, user + system, over the run
     std::string saved_note;  // empty: no --save
     bool save_ok = true;
     bool ok = false;
@@ -726,13 +730,27 @@ struct Report {
 
 std::string ms(double ns) { return fmt::format("{:.3f} ms", ns / 1e6); }
 
+// User + system CPU time of this process so far (all threads).
+double cpu_seconds() {
+    rusage usage{};
+    if (::getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+    const auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return secs(usage.ru_utime) + secs(usage.ru_stime);
+}
+
+std::string placement_text(const Report& r) {
+    return fmt::format("slot {}; producer on {}", r.slot,
+                       r.producer_same_kernel ? "this kernel (futex wake-ups)" : "another kernel (waits poll on a schedule)");
+}
+
 void print_text(const Report& r, const Stats& st, const Config& cfg) {
     const std::uint64_t frames = get(st.frames);
     const std::uint64_t cursor = get(st.cursor_updates);
     const double fps = r.seconds > 0 ? static_cast<double>(frames) / r.seconds : 0.0;
     const double hz = r.seconds > 0 ? static_cast<double>(cursor) / r.seconds : 0.0;
     fmt::print("Pane consumer: {} (pid {}), wait strategy {}\n", r.source, ::getpid(), cfg.wait_name);
-    fmt::print("  ran {:.2f} s; ended: {}\n\n", r.seconds, end_name(r.end));
+    fmt::print("  ran {:.2f} s; ended: {}; {:.1f} % of a core\n", r.seconds, end_name(r.end), r.cpu_percent);
+    fmt::print("  {}\n\n", placement_text(r));
     const auto row = [](std::string_view k, const std::string& v) { fmt::print("  {:<30} {}\n", k, v); };
     row("frames verified", fmt::format("{}", frames));
     row("frames per second",
@@ -792,7 +810,8 @@ void print_json(const Report& r, const Stats& st, const Config& cfg) {
         return v ? fmt::format("{:g}", *v) : std::string("null");
     };
     fmt::print(
-        "{{\"source\":{},\"wait\":{},\"seconds\":{:.3f},\"end\":{},"
+        "{{\"source\":{},\"wait\":{},\"seconds\":{:.3f},\"end\":{},\"cpu_percent\":{:.2f},\"slot\":{},"
+        "\"producer_same_kernel\":{},"
         "\"frames\":{{\"verified\":{},\"fps\":{:.2f},\"skipped\":{},\"latency_ms\":{}}},"
         "\"cursor\":{{\"updates\":{},\"updates_per_s\":{:.1f},\"shape_changes\":{},"
         "\"shape_types\":{{\"colour\":{},\"monochrome\":{},\"masked\":{}}}}},"
@@ -800,7 +819,8 @@ void print_json(const Report& r, const Stats& st, const Config& cfg) {
         "\"errors\":{{{}}},\"error_total\":{},"
         "\"expectations\":{{\"fps\":{},\"fps_ok\":{},\"min_cursor_hz\":{},\"cursor_ok\":{}}},"
         "\"save\":{},\"ok\":{}}}\n",
-        json_string(r.source), json_string(cfg.wait_name), r.seconds, json_string(end_name(r.end)), frames, fps,
+        json_string(r.source), json_string(cfg.wait_name), r.seconds, json_string(end_name(r.end)), r.cpu_percent,
+        r.slot, r.producer_same_kernel, frames, fps,
         get(st.skipped), latency, cursor, hz, get(st.shapes), get(st.shape_types[0]), get(st.shape_types[1]),
         get(st.shape_types[2]), r.restarts, get(st.discarded), r.control.sent, r.control.full, r.control.not_attached,
         errors, st.error_total(), opt_num(cfg.expect_fps), r.fps_ok, opt_num(cfg.min_cursor_hz), r.cursor_ok,
@@ -882,6 +902,8 @@ int run(int argc, char** argv) {
         std::string fatal;
         for (;;) {
             report.source = current.mapping.description();
+            report.slot = current.session->slot_index();
+            report.producer_same_kernel = current.session->producer_shares_kernel();
             pane::SessionStatus why = pane::SessionStatus::ok;
             const End end =
                 run_attached(current, cfg, stats, live, report.control, report.restarts, status, why, fatal);
@@ -910,6 +932,7 @@ int run(int argc, char** argv) {
         }
         report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     }
+    report.cpu_percent = cpu_seconds() / std::max(report.seconds, 1e-9) * 100.0;
 
     // Every thread is joined: the counters and the saved frame are final.
     live.gather_latency();

@@ -621,6 +621,9 @@ public:
     }
 
     [[nodiscard]] std::uint32_t slot_index() const noexcept { return state_->index; }
+    // The producer runs on our kernel: futex wake-ups reach us and its clock is ours. False
+    // across a VM boundary, and where either side cannot tell (protocol 1.2, producer_host_id).
+    [[nodiscard]] bool producer_shares_kernel() const { return detail::same_kernel(state_->checked.header.producer_host_id); }
     [[nodiscard]] std::uint64_t epoch() const noexcept { return state_->checked.header.epoch; }
     [[nodiscard]] const RegionHeader& header_copy() const noexcept { return state_->checked.header; }
     [[nodiscard]] const std::vector<ChannelEntry>& channels() const noexcept { return state_->checked.channels; }

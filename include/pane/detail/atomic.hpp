@@ -53,8 +53,10 @@ inline void fence_seq_cst() noexcept { std::atomic_thread_fence(std::memory_orde
 // with each other and a release store is a plain mov, so publication needs an sfence before the
 // store that publishes. On cached memory the release fence alone is enough; callers ask for the
 // WC fence only when the mapping is write-combining (ProducerOptions::write_combining).
+// SFENCE needs SSE, which an i386 target does not assume: there the full fence (a locked
+// instruction) also drains the write-combining buffers.
 inline void write_combining_fence() noexcept {
-#if defined(PANE_X86)
+#if defined(__x86_64__) || defined(_M_X64) || defined(__SSE__)
     _mm_sfence();
 #else
     std::atomic_thread_fence(std::memory_order_seq_cst);
