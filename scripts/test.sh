@@ -11,12 +11,17 @@
 #   tsan      clang++, ThreadSanitizer, the concurrency and multiprocess suites (scaled down); not
 #             the interleaving suite, whose explorer runs one thread at a time under a mutex, so
 #             TSan would see nothing concurrent there and only slow it down
-# PANE_PASSES="main asan tsan" selects passes. Exits non-zero if anything failed.
+#   qemu      g++, -Dstatic_tools=true: pane-produce in a QEMU guest (TCG, -smp 1 and -smp 2) on an
+#             IVSHMEM device, pane-consume on the host (tests/qemu/qemu_e2e.sh). Each test prints
+#             one Catch2-style summary line, so it counts as one case; it is skipped (0 cases)
+#             when QEMU or a Debian kernel package cannot be had. Its only rate check is relative:
+#             the host must receive frames at the rate the guest published them.
+# PANE_PASSES="main asan qemu tsan" selects passes. Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
 
-passes=${PANE_PASSES:-"main asan tsan"}
+passes=${PANE_PASSES:-"main asan qemu tsan"}
 total_passed=0
 total_failed=0
 status=0
@@ -93,6 +98,7 @@ for pass in $passes; do
     asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
           run_pass asan build-asan "-Dwerror=true --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false" \
           "unit concurrency interleave multiprocess" ;;
+    qemu) run_pass qemu build-qemu "-Dwerror=true -Dstatic_tools=true --buildtype=debugoptimized" "qemu" ;;
     tsan) CXX=clang++ PANE_TEST_SCALE=${PANE_TSAN_SCALE:-0.05} TSAN_OPTIONS=halt_on_error=1 \
           run_pass tsan build-tsan "-Dwerror=true --buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dtools=disabled" \
           "concurrency multiprocess" ;;

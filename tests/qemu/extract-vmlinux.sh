@@ -20,6 +20,7 @@ try() {
     # The payload ends before the bzImage does: decompressors complain about trailing data.
     tail -c +$((offset + 1)) "$in" | $cmd >"$tmp" 2>/dev/null || true
     if [ "$(head -c 4 "$tmp" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; then
+      chmod 644 "$tmp"
       mv "$tmp" "$out"
       return 0
     fi
