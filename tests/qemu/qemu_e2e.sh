@@ -7,10 +7,10 @@
 # the guest producer counts. The guest prints its JSON report on the serial console and powers
 # off; this script reads the console log and compares both sides.
 # Passes when: the consumer verified frames and cursor updates with 0 errors; it received frames
-# at the rate the guest published them (at least 80 %); and the guest received every control
-# message the consumer sent. Rates and CPU use are printed; the cursor rate and the consumer's
-# CPU are checked only when PANE_QEMU_EXPECT_CURSOR_HZ=N is set (with PANE_QEMU_MAX_CPU_PERCENT,
-# default 10). Exits 77 (skip) when QEMU, a static busybox or a kernel package cannot be had,
+# at the rate the guest published them (it skipped at most 20 % of the frames published while it
+# was attached); and the guest received every control message the consumer sent. Rates and CPU
+# use are printed; the cursor rate and the consumer's CPU are checked only when
+# PANE_QEMU_EXPECT_CURSOR_HZ=N is set (with PANE_QEMU_MAX_CPU_PERCENT, default 10). Exits 77 (skip) when QEMU, a static busybox or a kernel package cannot be had,
 # or pane-produce is not static (configure with -Dstatic_tools=true).
 # usage: qemu_e2e.sh PANE_PRODUCE PANE_CONSUME SMP CACHE_DIR [LOG_DIR]
 # LOG_DIR (default /tmp/pane-qemu-logs) keeps each run's console log and both reports in smpN/.
@@ -167,8 +167,12 @@ check(prod["ok"], "guest producer ran cleanly")
 check(crc == 0 and cons["ok"], f"consumer exit status 0 (was {crc})")
 check(cons["error_total"] == 0, f"0 verification errors (were {cons['error_total']})")
 check(cf["verified"] > 0 and cc["updates"] > 0, "frames and cursor updates verified")
-check(cf["fps"] >= 0.8 * pf["average_fps"],
-      f"frames at the producer's rate: {cf['fps']:.1f} received >= 80 % of {pf['average_fps']:.1f} published")
+# The producer's rate varies with the host's load, so the two averages (over different spans) are
+# not compared: the consumer must have had at least 80 % of the frames published while it was
+# attached, i.e. skipped (never saw) at most 20 % of them.
+received = cf["verified"] / max(1, cf["verified"] + cf["skipped"])
+check(received >= 0.8, f"frames at the producer's rate: {cf['verified']} verified, {cf['skipped']} skipped "
+                       f"({100 * received:.0f} % >= 80 % received)")
 sent, got = cons["control"]["sent"], prod["control"]["accepted"]
 if cons["restarts"] == 0:
     check(sent > 0 and got == sent and prod["control"]["rejected"] == 0,
