@@ -10,8 +10,9 @@
 # at the rate the guest published them (it skipped at most 20 % of the frames published while it
 # was attached); and the guest received every control message the consumer sent. Rates and CPU
 # use are printed; the cursor rate and the consumer's CPU are checked only when
-# PANE_QEMU_EXPECT_CURSOR_HZ=N is set (with PANE_QEMU_MAX_CPU_PERCENT, default 10). Exits 77 (skip) when QEMU, a static busybox or a kernel package cannot be had,
-# or pane-produce is not static (configure with -Dstatic_tools=true).
+# PANE_QEMU_EXPECT_CURSOR_HZ=N is set (with PANE_QEMU_MAX_CPU_PERCENT, default 10). Exits 77
+# (skip) when QEMU, a static busybox or a kernel package cannot be had, or pane-produce is not
+# static (configure with -Dstatic_tools=true).
 # usage: qemu_e2e.sh PANE_PRODUCE PANE_CONSUME SMP CACHE_DIR [LOG_DIR]
 # LOG_DIR (default /tmp/pane-qemu-logs) keeps each run's console log and both reports in smpN/.
 # Environment: PANE_QEMU_CACHE (kernel cache; overrides CACHE_DIR), PANE_QEMU_SECONDS (consumer
@@ -206,7 +207,7 @@ for label, value in rows:
 for ok, what in checks:
     print(f"  [{'ok' if ok else 'FAIL'}] {what}")
 failed = [w for ok, w in checks if not ok]
-print(f"QEMU-SUMMARY smp={smp} boot_s={t_ready} fps_guest={pf['average_fps']:.1f} fps_host={cf['fps']:.1f} "
+print(f"QEMU-SUMMARY smp={smp} boot_s={t_ready} fps_guest={pf['average_fps']:.1f} fps_host={cf['fps']:.1f} skipped={cf['skipped']} "
       f"cursor_hz={cc['updates_per_s']:.0f} cpu_pct={cpu:.1f} control={got}/{sent} errors={cons['error_total']} "
       f"wall_s={t_total}")
 sys.exit(1 if failed else 0)
