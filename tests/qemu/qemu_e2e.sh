@@ -53,8 +53,11 @@ fi
 
 accel=tcg
 [ "$smp" -gt 1 ] && accel=tcg,thread=multi
-wait_strategy=${PANE_QEMU_WAIT:-$("$consume" --help | grep -q '\bauto\b' && echo auto || echo sleep)}
-backend=${PANE_QEMU_BACKEND:-$("$produce" --help | grep -q -- '--ivshmem' && echo ivshmem || echo resource2)}
+# Whatever the built tools offer (help texts read whole: with pipefail, `tool | grep -q` can fail
+# when grep stops reading early).
+consume_help=$("$consume" --help) produce_help=$("$produce" --help)
+wait_strategy=${PANE_QEMU_WAIT:-$(grep -q '\bauto\b' <<<"$consume_help" && echo auto || echo sleep)}
+backend=${PANE_QEMU_BACKEND:-$(grep -q -- '--ivshmem' <<<"$produce_help" && echo ivshmem || echo resource2)}
 guest_seconds=$((seconds + 4))   # the producer outlives the consumer, which attaches after it starts
 
 # The region: the layout for $size with 3 BGRA buffers, rounded up to a power of two (an
@@ -69,7 +72,7 @@ rm -f "$logs"/*
 shm=/dev/shm/pane-qemu-$$
 qemu_pid= consumer_pid=
 cleanup() {
-  [ -n "$consumer_pid" ] && kill "$consumer_pid" 2>/dev/null
+  [ -n "$consumer_pid" ] && kill "$consumer_pid" 2>/dev/null && wait "$consumer_pid" 2>/dev/null
   [ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null && wait "$qemu_pid" 2>/dev/null
   rm -f "$shm" "$logs/initramfs.cpio"
 }
@@ -83,6 +86,7 @@ serial=$logs/console.log
 now() { echo "${EPOCHREALTIME/./}"; }
 elapsed() { local us=$(($2 - $1)); printf '%d.%02d' $((us / 1000000)) $((us % 1000000 / 10000)); }
 
+rm -f "$shm"  # never a stale region from an earlier run with this PID
 t_start=$(now)
 "$qemu" -accel "$accel" -smp "$smp" -m 256M -nodefaults -display none -no-reboot \
   -serial "file:$serial" -monitor none \
@@ -114,16 +118,16 @@ if [ -z "$t_ready" ] || grep -q PANE-GUEST-ERROR "$serial"; then
 fi
 [ -n "$t_up" ] || t_up=$t_ready
 
-# The consumer, with its CPU time (children's user + system from the subshell's `times`).
+# The consumer. Its CPU time is what `times` adds to this shell's reaped children's user and
+# system time while we wait for it: nothing else is reaped meanwhile.
+times >"$logs/consume.times"
 c_start=$(now)
-(
-  "$consume" --file "$shm" --duration "$seconds" --attach-timeout 60 --wait "$wait_strategy" --json \
-    >"$logs/consume.json" 2>"$logs/consume.log"
-  echo $? >"$logs/consume.rc"
-  times >"$logs/consume.times"
-) &
+"$consume" --file "$shm" --duration "$seconds" --attach-timeout 60 --wait "$wait_strategy" --json \
+  >"$logs/consume.json" 2>"$logs/consume.log" &
 consumer_pid=$!
 wait "$consumer_pid"
+echo $? >"$logs/consume.rc"
+times >>"$logs/consume.times"
 consumer_pid=
 c_end=$(now)
 
@@ -150,11 +154,14 @@ crc = int(open(f"{logs}/consume.rc").read())
 console = open(f"{logs}/console.log", errors="replace").read().replace("\r", "")
 up = re.search(r"PANE-GUEST-UP uptime=([\d.]+)", console)
 start = re.search(r"PANE-PRODUCER-START uptime=([\d.]+)", console)
-# `times`: the second line is the children's user and system time, as XmY.YYYs each.
+# `times` before and after: the second line of each is the children's user and system time,
+# as XmY.YYYs each.
 def secs(t):
     m, s = re.fullmatch(r"(\d+)m([\d.]+)s", t).groups()
     return int(m) * 60 + float(s)
-user, system = map(secs, open(f"{logs}/consume.times").read().split("\n")[1].split())
+t = open(f"{logs}/consume.times").read().split("\n")
+(u0, s0), (u1, s1) = (map(secs, t[1].split()), map(secs, t[3].split()))
+user, system = u1 - u0, s1 - s0
 cpu = 100.0 * (user + system) / float(c_wall)
 
 pf, cf, pc, cc = prod["frames"], cons["frames"], prod["cursor"], cons["cursor"]
