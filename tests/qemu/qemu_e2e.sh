@@ -87,11 +87,14 @@ now() { echo "${EPOCHREALTIME/./}"; }
 elapsed() { local us=$(($2 - $1)); printf '%d.%02d' $((us / 1000000)) $((us % 1000000 / 10000)); }
 
 rm -f "$shm"  # never a stale region from an earlier run with this PID
+# Kernel arguments: no_timer_check skips the boot-time IO-APIC timer test, which panics the guest
+# ("IO-APIC + timer doesn't work!") when a loaded host delays TCG's timer interrupt; tsc=reliable
+# keeps the TSC as the clock source for the same reason.
 t_start=$(now)
 "$qemu" -accel "$accel" -smp "$smp" -m 256M -nodefaults -display none -no-reboot \
   -serial "file:$serial" -monitor none \
   -kernel "$kernel" -initrd "$logs/initramfs.cpio" \
-  -append "console=ttyS0 tsc=reliable quiet panic=-1 pane.seconds=$guest_seconds pane.size=$size pane.fps=$fps pane.cursor_hz=$cursor_hz pane.backend=$backend" \
+  -append "console=ttyS0 tsc=reliable no_timer_check quiet panic=-1 pane.seconds=$guest_seconds pane.size=$size pane.fps=$fps pane.cursor_hz=$cursor_hz pane.backend=$backend" \
   -object "memory-backend-file,id=pane,share=on,mem-path=$shm,size=${region_mb}M" \
   -device ivshmem-plain,memdev=pane >"$logs/qemu.log" 2>&1 &
 qemu_pid=$!
@@ -114,7 +117,9 @@ fail() {
   exit 1
 }
 if [ -z "$t_ready" ] || grep -q PANE-GUEST-ERROR "$serial"; then
-  fail "the guest did not start the producer within ${boot_timeout} s"
+  if grep -q PANE-GUEST-ERROR "$serial"; then fail "the guest reported an error"
+  elif kill -0 "$qemu_pid" 2>/dev/null; then fail "the guest did not start the producer within ${boot_timeout} s"
+  else fail "QEMU exited before the guest started the producer"; fi
 fi
 [ -n "$t_up" ] || t_up=$t_ready
 
