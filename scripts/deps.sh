@@ -5,6 +5,9 @@
 set -euo pipefail
 packages=(meson ninja-build g++ clang pkg-config libboost-dev libfmt-dev catch2 libclang-rt-14-dev)
 missing=()
+# The qemu pass of scripts/test.sh: QEMU, a static busybox for the guest, cpio, and what unpacks
+# and checks a Debian kernel (xz, zstd, readelf).
+packages+=(qemu-system-x86 busybox-static cpio xz-utils zstd binutils python3)
 # The mingw pass of scripts/test.sh: the Windows cross compiler, and wine to run what it builds.
 packages+=(g++-mingw-w64-x86-64-posix wine wine64)
 for p in "${packages[@]}"; do
