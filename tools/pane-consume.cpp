@@ -215,7 +215,15 @@ public:
             }
             if (s == pane::FrameStatus::broken) {
                 // The descriptor ring stays broken for this epoch: only a re-attach helps.
-                if (error(Err::broken)) stats_.frames_broken.store(true, std::memory_order_relaxed);
+                if (error(Err::broken)) {
+                    stats_.frames_broken.store(true, std::memory_order_relaxed);
+                    const pane::FrameDescriptor& d = frames_.broken_descriptor();
+                    fmt::print(stderr,
+                               "pane-consume: frames channel broken: {} (descriptor: serial {}, buffer {} generation {}, "
+                               "{}x{} stride {} format {} rotation {} flags {:#x} damage {})\n",
+                               frames_.broken_reason(), d.serial, d.buffer_index, d.buffer_generation, d.width,
+                               d.height, d.stride, d.format, d.rotation, d.flags, d.damage_count);
+                }
                 break;
             }
             if (s == pane::FrameStatus::ok) check();

@@ -410,6 +410,8 @@ public:
             skipped_ = o.skipped_;
             violations_ = o.violations_;
             broken_ = o.broken_;
+            broken_reason_ = o.broken_reason_;
+            broken_descriptor_ = o.broken_descriptor_;
             arrivals_ = o.arrivals_;
         }
         return *this;
@@ -422,6 +424,9 @@ public:
     [[nodiscard]] std::uint64_t frames_skipped() const noexcept { return skipped_; }
     [[nodiscard]] std::uint64_t violations() const noexcept { return violations_; }
     [[nodiscard]] bool broken() const noexcept { return broken_; }
+    // Why the channel broke, and the descriptor that broke it (as read), for reports.
+    [[nodiscard]] std::string_view broken_reason() const noexcept { return broken_reason_; }
+    [[nodiscard]] const FrameDescriptor& broken_descriptor() const noexcept { return broken_descriptor_; }
     [[nodiscard]] bool same_host() const noexcept { return same_host_; }
 
     // The newest published frame, if newer than the last one acquired. On ok the lease moves to
@@ -442,9 +447,17 @@ public:
             }
             if (r.status == PopStatus::empty) return FrameStatus::no_frame;
             if (r.status == PopStatus::contended) continue;
-            if (r.status != PopStatus::ok || r.length != sizeof(d) || d.buffer_index >= view_.geometry.buffer_count ||
-                d.buffer_generation == 0 || d.buffer_generation >= (std::uint64_t{1} << 58) ||  // lease encoding
-                !detail::frame_fits(d, view_.geometry)) {
+            const char* invalid = r.status == PopStatus::broken  ? "descriptor slot with an impossible length"
+                                  : r.status != PopStatus::ok      ? "descriptor longer than a descriptor"
+                                  : r.length != sizeof(d)         ? "descriptor of the wrong size"
+                                  : d.buffer_index >= view_.geometry.buffer_count ? "buffer index out of range"
+                                  : d.buffer_generation == 0 || d.buffer_generation >= (std::uint64_t{1} << 58)
+                                      ? "buffer generation out of range"  // lease encoding
+                                  : !detail::frame_fits(d, view_.geometry) ? "frame does not fit its buffer"
+                                                                           : nullptr;
+            if (invalid != nullptr) {
+                broken_reason_ = invalid;
+                broken_descriptor_ = d;
                 ++violations_;
                 broken_ = true;  // until the next epoch: the session re-attaches
                 release();
@@ -559,6 +572,8 @@ private:
     std::uint64_t skipped_ = 0;
     std::uint64_t violations_ = 0;
     bool broken_ = false;
+    const char* broken_reason_ = "";
+    FrameDescriptor broken_descriptor_{};
     ArrivalEstimate arrivals_;  // frame rate, for AutoWait when the producer is on another kernel
 };
 

@@ -176,25 +176,37 @@ public:
     void arrived(Clock::time_point now, bool waited) noexcept {
         if (waited && have_last_) {
             const Clock::duration gap = now - last_;
-            interval_ = interval_ == Clock::duration::zero() ? gap : (interval_ * 3 + gap) / 4;
+            if (interval_ == Clock::duration::zero()) {
+                interval_ = gap;
+            } else {
+                const Clock::duration error = gap > interval_ ? gap - interval_ : interval_ - gap;
+                jitter_ = (jitter_ * 7 + error) / 8;
+                interval_ = (interval_ * 7 + gap) / 8;
+            }
         }
         last_ = now;
         have_last_ = true;
     }
-    // When to start polling for the next event: a margin before it is due (an eighth of the gap,
-    // at most 1 ms, plus 50 us of timer slack). nullopt until a gap has been seen.
+    // When to start polling for the next event: a margin before it is due (an eighth of the gap
+    // up to 1 ms, plus twice the gaps' mean deviation, plus 50 us of timer slack). nullopt until a
+    // gap has been seen, or when the source is too irregular for the margin to leave a sleep.
     [[nodiscard]] std::optional<Clock::time_point> poll_from() const noexcept {
         if (!have_last_ || interval_ == Clock::duration::zero()) return std::nullopt;
-        const Clock::duration margin =
-            std::min<Clock::duration>(interval_ / 8, std::chrono::milliseconds(1)) + std::chrono::microseconds(50);
+        const Clock::duration margin = std::min<Clock::duration>(interval_ / 8, std::chrono::milliseconds(1)) +
+                                       2 * jitter_ + std::chrono::microseconds(50);
         if (interval_ <= margin) return std::nullopt;
         return last_ + interval_ - margin;
     }
+    // Until when to keep polling finely once poll_from() has passed: the gap's second half, and
+    // its deviation, after the event was due.
+    [[nodiscard]] Clock::time_point poll_until() const noexcept { return last_ + interval_ + interval_ / 2 + 2 * jitter_; }
     [[nodiscard]] Clock::duration interval() const noexcept { return interval_; }
+    [[nodiscard]] Clock::duration jitter() const noexcept { return jitter_; }
 
 private:
     Clock::time_point last_{};
     Clock::duration interval_{};
+    Clock::duration jitter_{};
     bool have_last_ = false;
 };
 
@@ -280,7 +292,7 @@ struct AutoWait {
                         std::this_thread::sleep_until(std::min(*due, deadline.time()));
                         continue;
                     }
-                    if (due && now < *due + arrivals->interval() / 2) {  // around when it is due: poll finely
+                    if (due && now < arrivals->poll_until()) {  // around when it is due: poll finely
                         std::this_thread::sleep_for(std::min<Clock::duration>(schedule.first, deadline.remaining(now)));
                         continue;
                     }
