@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
-#include <pane/region_spec.hpp>
+#include <pane/session.hpp>
 
 namespace pane_tools {
 
@@ -31,6 +33,34 @@ struct DisplayLayout {
     spec.add(pane::CursorPositionSpec{kCursorPositionChannel});
     spec.add(pane::ControlSpec{kControlChannel, 64, 256});
     return spec;
+}
+
+// The producer ends of the four display channels of a region laid out by display_spec.
+struct DisplayProducers {
+    pane::FrameProducer frames;
+    pane::CursorShapeProducer shapes;
+    pane::CursorPositionProducer positions;
+    pane::ControlReceiver control;
+};
+
+// Opens them all; on failure nullopt, and `why` names the channel and the error.
+[[nodiscard]] inline std::optional<DisplayProducers> open_display_producers(pane::ProducerSession& producer,
+                                                                            std::string& why) {
+    auto frames = producer.frames(kFramesChannel);
+    auto shapes = producer.cursor_shape(kCursorShapeChannel);
+    auto positions = producer.cursor_position(kCursorPositionChannel);
+    auto control = producer.control(kControlChannel);
+    const auto failed = [&why](const char* name, const auto& result) {
+        if (result) return false;
+        why = std::string("cannot open channel '") + name + "': " + std::string(pane::describe(result.error()));
+        return true;
+    };
+    if (failed(kFramesChannel, frames) || failed(kCursorShapeChannel, shapes) ||
+        failed(kCursorPositionChannel, positions) || failed(kControlChannel, control)) {
+        return std::nullopt;
+    }
+    return DisplayProducers{std::move(frames.value()), std::move(shapes.value()), std::move(positions.value()),
+                            std::move(control.value())};
 }
 
 }  // namespace pane_tools

@@ -287,21 +287,14 @@ int run(int argc, char** argv) {
         return 1;
     }
     pane::ProducerSession& producer = session.value();
-    auto frames_r = producer.frames(pt::kFramesChannel);
-    auto shapes_r = producer.cursor_shape(pt::kCursorShapeChannel);
-    auto positions_r = producer.cursor_position(pt::kCursorPositionChannel);
-    auto control_r = producer.control(pt::kControlChannel);
-    const auto opened = [](const char* name, const auto& result) {
-        if (result) return true;
-        fmt::print(stderr, "pane-produce: cannot open channel '{}': {}\n", name, pane::describe(result.error()));
-        return false;
-    };
-    if (!opened(pt::kFramesChannel, frames_r) || !opened(pt::kCursorShapeChannel, shapes_r) ||
-        !opened(pt::kCursorPositionChannel, positions_r) || !opened(pt::kControlChannel, control_r)) {
+    std::string why;
+    auto display = pt::open_display_producers(producer, why);
+    if (!display) {
+        fmt::print(stderr, "pane-produce: {}\n", why);
         return 1;
     }
-    pane::FrameProducer& frames = frames_r.value();
-    pane::ControlReceiver& control = control_r.value();
+    pane::FrameProducer& frames = display->frames;
+    pane::ControlReceiver& control = display->control;
 
     struct sigaction action {};
     action.sa_handler = on_signal;
@@ -320,7 +313,7 @@ int run(int argc, char** argv) {
     const pt::PatternWriter pattern(std::size_t{width} * bpp);
     std::atomic<bool> stop_cursor{false};
     CursorStats cursor;
-    std::thread cursor_thread(run_cursor, std::ref(shapes_r.value()), std::ref(positions_r.value()), width, height,
+    std::thread cursor_thread(run_cursor, std::ref(display->shapes), std::ref(display->positions), width, height,
                               cursor_hz, shape_period, std::cref(stop_cursor), std::ref(cursor));
     // Stops and joins the cursor thread on every way out of this scope, exceptions included.
     struct CursorJoin {

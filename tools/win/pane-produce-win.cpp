@@ -191,12 +191,10 @@ int run(const Config& cfg) {
         return 1;
     }
     pane::ProducerSession& producer = session.value();
-    auto frames = producer.frames(pt::kFramesChannel);
-    auto shapes = producer.cursor_shape(pt::kCursorShapeChannel);
-    auto positions = producer.cursor_position(pt::kCursorPositionChannel);
-    auto control = producer.control(pt::kControlChannel);
-    if (!frames || !shapes || !positions || !control) {
-        std::fprintf(stderr, "pane-produce-win: cannot open the display channels\n");
+    std::string why;
+    auto display = pt::open_display_producers(producer, why);
+    if (!display) {
+        std::fprintf(stderr, "pane-produce-win: %s\n", why.c_str());
         return 1;
     }
 
@@ -226,10 +224,10 @@ int run(const Config& cfg) {
         if (now >= end) break;
         producer.tick(now);
         pane::ControlMessage msg;
-        while (control->try_receive(msg) == pane::ControlStatus::ok) ++counts.control;
+        while (display->control.try_receive(msg) == pane::ControlStatus::ok) ++counts.control;
         if (now >= next_shape) {
-            const pt::PatternShape s = pt::pattern_shape(shapes->serial() + 1);
-            if (shapes->publish(s.type, s.width, s.height, s.pitch, s.hotspot_x, s.hotspot_y, s.data) !=
+            const pt::PatternShape s = pt::pattern_shape(display->shapes.serial() + 1);
+            if (display->shapes.publish(s.type, s.width, s.height, s.pitch, s.hotspot_x, s.hotspot_y, s.data) !=
                 pane::CursorStatus::ok) {
                 failure = "a cursor shape was refused";
             }
@@ -237,8 +235,8 @@ int run(const Config& cfg) {
             advance(next_shape, 500ms, now);
         }
         while (now >= next_position) {
-            const pt::PatternPoint p = pt::pattern_position(positions->serial() + 1, cfg.width, cfg.height);
-            positions->publish(p.x, p.y, true, shapes->serial());
+            const pt::PatternPoint p = pt::pattern_position(display->positions.serial() + 1, cfg.width, cfg.height);
+            display->positions.publish(p.x, p.y, true, display->shapes.serial());
             ++counts.positions;
             advance(next_position, cursor_period, now, kCursorBacklog);
         }
@@ -248,7 +246,7 @@ int run(const Config& cfg) {
             info.width = cfg.width;
             info.height = cfg.height;
             pane::FrameWriter writer;
-            const auto begun = frames->begin(info, writer);
+            const auto begun = display->frames.begin(info, writer);
             if (begun == pane::FrameStatus::ok) {
                 pattern.write(
                     writer.descriptor().serial, cfg.width, cfg.height, [&](std::uint32_t y) { return writer.row(y); },
@@ -271,9 +269,9 @@ int run(const Config& cfg) {
     producer.close();
 
     std::printf("  frames published     %llu (%.1f /s), dropped %llu\n",
-                static_cast<unsigned long long>(frames->frames_published()),
-                static_cast<double>(frames->frames_published()) / seconds,
-                static_cast<unsigned long long>(frames->frames_dropped()));
+                static_cast<unsigned long long>(display->frames.frames_published()),
+                static_cast<double>(display->frames.frames_published()) / seconds,
+                static_cast<unsigned long long>(display->frames.frames_dropped()));
     std::printf("  cursor positions     %llu (%.1f /s), shapes %llu\n",
                 static_cast<unsigned long long>(counts.positions), static_cast<double>(counts.positions) / seconds,
                 static_cast<unsigned long long>(counts.shapes));
