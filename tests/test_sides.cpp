@@ -180,3 +180,24 @@ TEST_CASE("AutoWait: growing sleeps where no futex can wake it, not a busy retry
     CHECK(polls <= kMaxPolls);
     CHECK(polls >= 3);
 }
+
+TEST_CASE("ArrivalEstimate predicts only a confirmed rate, and not from an idle pause", "[sides][wait]") {
+    ArrivalEstimate e;
+    const auto t0 = Clock::now();
+    CHECK_FALSE(e.poll_from());
+    e.arrived(t0, false);
+    e.arrived(t0 + 2s, true);  // the first gap is an idle pause before a 1 kHz burst
+    CHECK_FALSE(e.poll_from());  // one gap proves no rate
+    auto t = t0 + 2s;
+    for (int i = 0; i < 150; ++i) {  // the burst's regular gaps: the pause fades out of the average
+        t += 1ms;
+        e.arrived(t, true);
+    }
+    REQUIRE(e.poll_from());
+    CHECK(*e.poll_from() > t);
+    CHECK(*e.poll_from() < t + 1ms);  // polling starts before the next event is due
+    ArrivalEstimate slow;
+    slow.arrived(t0, false);
+    for (int i = 1; i <= 10; ++i) slow.arrived(t0 + i * 2s, true);  // regular, but 2 s apart
+    CHECK_FALSE(slow.poll_from());  // not worth predicting: the backoff serves it
+}

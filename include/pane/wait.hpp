@@ -177,7 +177,10 @@ public:
         if (waited && have_last_) {
             const Clock::duration gap = now - last_;
             if (interval_ == Clock::duration::zero()) {
+                // One gap proves no rate (it may be an idle pause): as uncertain as it is long, so
+                // no sleep is predicted until a few regular gaps have brought the deviation down.
                 interval_ = gap;
+                jitter_ = gap;
             } else {
                 const Clock::duration error = gap > interval_ ? gap - interval_ : interval_ - gap;
                 jitter_ = (jitter_ * 7 + error) / 8;
@@ -191,7 +194,11 @@ public:
     // up to 1 ms, plus twice the gaps' mean deviation, plus 50 us of timer slack). nullopt until a
     // gap has been seen, or when the source is too irregular for the margin to leave a sleep.
     [[nodiscard]] std::optional<Clock::time_point> poll_from() const noexcept {
-        if (!have_last_ || interval_ == Clock::duration::zero()) return std::nullopt;
+        // Beyond a second apart events are not a rate worth predicting (and a wrong prediction
+        // would cost that much latency): the schedule's backoff serves them.
+        if (!have_last_ || interval_ == Clock::duration::zero() || interval_ > std::chrono::seconds(1)) {
+            return std::nullopt;
+        }
         const Clock::duration margin = std::min<Clock::duration>(interval_ / 8, std::chrono::milliseconds(1)) +
                                        2 * jitter_ + std::chrono::microseconds(50);
         if (interval_ <= margin) return std::nullopt;

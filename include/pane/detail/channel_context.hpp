@@ -109,9 +109,11 @@ struct ConsumerSleeper {
         if (!holder->producer_shares_kernel || !holder->holds()) return;
         std::atomic_ref<std::uint64_t>(*sleepers).fetch_or(holder->bit(), std::memory_order_relaxed);  // consumer-only word
     }
-    // Never on another kernel than the producer's: such a consumer never announces, and its
-    // slot (on the other side's range) is never announced by anyone who follows 1.2, so it has
-    // no bit to clear, and an RMW from there could race with this side's (layout.hpp).
+    // Never on another kernel than the producer's: such a consumer never announces, and an RMW
+    // from there could race with this side's (layout.hpp). With slot sides its slot's bit is
+    // never set by a 1.2 consumer. Without sides a dead local consumer's bit can outlive it in a
+    // slot a remote consumer takes next: that costs the producer a needless wake system call
+    // per publish until a local consumer holds the slot again, never a lost wake.
     void withdraw() const noexcept {
         if (!holder->producer_shares_kernel || !holder->holds()) return;
         std::atomic_ref<std::uint64_t>(*sleepers).fetch_and(~holder->bit(), std::memory_order_relaxed);  // consumer-only word

@@ -10,6 +10,7 @@
 //    driver to refuse a mapping larger than the device.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -122,8 +123,8 @@ inline constexpr unsigned long kKvmfrGetSize = 0x7544;
         std::uint64_t current = fs::file_size(path, ec);
         if (ec) return detail::from_errc(ec);
         if (mode != OpenMode::open_only && current < size) {
-            const std::uint64_t block = detail::block_size(path);
-            fs::resize_file(path, (size + block - 1) / block * block, ec);
+            const std::uint64_t grow_block = detail::block_size(path);
+            fs::resize_file(path, (size + grow_block - 1) / grow_block * grow_block, ec);
             if (ec) return detail::from_errc(ec);
             current = fs::file_size(path, ec);  // a resize may "succeed" and change nothing
             if (ec) return detail::from_errc(ec);
@@ -140,10 +141,20 @@ inline constexpr unsigned long kKvmfrGetSize = 0x7544;
         }
     }
     if (actual < sizeof(RegionHeader)) return MapError::too_small;
+    if (actual > SIZE_MAX) return MapError::invalid_argument;  // more than a 32-bit process can map
+    // hugetlbfs maps and unmaps whole huge pages: map what the file holds in whole blocks (it was
+    // grown to that), or munmap would fail and leak the mapping.
+    const std::uint64_t block = regular ? detail::block_size(path) : 1;
+    std::uint64_t mapped = regular ? (actual + block - 1) / block * block : actual;
+    if (regular) {
+        std::error_code size_ec;
+        const auto file_bytes = fs::file_size(path, size_ec);
+        if (size_ec || mapped > file_bytes || mapped > SIZE_MAX) mapped = actual;
+    }
     try {
         auto backing = std::make_unique<detail::FileBacking>();
         backing->file = bi::file_mapping(path.c_str(), bi::read_write);
-        backing->region = bi::mapped_region(backing->file, bi::read_write, 0, static_cast<std::size_t>(actual));
+        backing->region = bi::mapped_region(backing->file, bi::read_write, 0, static_cast<std::size_t>(mapped));
         auto* data = static_cast<std::byte*>(backing->region.get_address());
         return Mapping(std::move(backing), data, static_cast<std::size_t>(actual), "file:" + path.string());
     } catch (const bi::interprocess_exception& e) {

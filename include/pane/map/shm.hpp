@@ -56,6 +56,7 @@ struct ShmBacking final : Mapping::Backing {
         }
         const auto actual = static_cast<std::uint64_t>(existing);
         if (actual < sizeof(RegionHeader) || actual < size) return MapError::too_small;
+        if (actual > SIZE_MAX) return MapError::invalid_argument;  // more than a 32-bit process can map
         backing->region = bi::mapped_region(backing->object, bi::read_write, 0, static_cast<std::size_t>(actual));
         auto* data = static_cast<std::byte*>(backing->region.get_address());
         return Mapping(std::move(backing), data, static_cast<std::size_t>(actual), "shm:" + n);
