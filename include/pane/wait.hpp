@@ -155,6 +155,29 @@ template <class Ready, Sleeper S>
     return usable ? FutexRound::slept : FutexRound::refused;
 }
 
+// The loop FutexWait and AutoWait share: a spin, then futex rounds of at most `slice` while the
+// sleeper offers a word the kernel accepts; otherwise (no word, not Linux, or a refused word:
+// then for the rest of this wait) sleep_without_futex(now, deadline) between polls.
+template <class Ready, Sleeper S, class SleepWithoutFutex>
+[[nodiscard]] WaitStatus spin_then_futex(Ready& ready, const S& sleeper, Deadline deadline, unsigned spins,
+                                         Clock::duration slice, SleepWithoutFutex&& sleep_without_futex) {
+    if (spin_phase(ready, spins)) return WaitStatus::ready;
+    bool futex_usable = kHaveFutex;
+    for (;;) {
+        const auto now = Clock::now();
+        if (deadline.passed(now)) return ready() ? WaitStatus::ready : WaitStatus::timed_out;
+        const std::uint32_t* word = sleeper.word();  // may change between rounds
+        if (!futex_usable || word == nullptr) {
+            if (ready()) return WaitStatus::ready;
+            sleep_without_futex(now, deadline);
+            continue;
+        }
+        const auto round = futex_round(ready, sleeper, word, std::min<Clock::duration>(slice, deadline.remaining(now)));
+        if (round == FutexRound::ready) return WaitStatus::ready;
+        futex_usable = round != FutexRound::refused;
+    }
+}
+
 }  // namespace detail
 
 // Sleeps that start short and double up to a ceiling: a change is seen at most `longest` after
@@ -247,22 +270,9 @@ struct FutexWait {
     std::chrono::milliseconds slice{5};
     template <class Ready, Sleeper S>
     WaitStatus wait(Ready&& ready, const S& sleeper, Deadline deadline) const {
-        if (detail::spin_phase(ready, spins)) return WaitStatus::ready;
-        bool futex_usable = detail::kHaveFutex;
-        for (;;) {
-            const auto now = Clock::now();
-            if (deadline.passed(now)) return ready() ? WaitStatus::ready : WaitStatus::timed_out;
-            const auto nap = std::min<Clock::duration>(slice, deadline.remaining(now));
-            const std::uint32_t* word = sleeper.word();  // may change between rounds
-            if (!futex_usable || word == nullptr) {
-                if (ready()) return WaitStatus::ready;
-                std::this_thread::sleep_for(nap);
-                continue;
-            }
-            const auto round = detail::futex_round(ready, sleeper, word, nap);
-            if (round == detail::FutexRound::ready) return WaitStatus::ready;
-            futex_usable = round != detail::FutexRound::refused;
-        }
+        return detail::spin_then_futex(ready, sleeper, deadline, spins, slice, [this](Clock::time_point now, Deadline d) {
+            std::this_thread::sleep_for(std::min<Clock::duration>(slice, d.remaining(now)));
+        });
     }
 };
 
@@ -281,37 +291,25 @@ struct AutoWait {
     SleepSchedule schedule{};
     template <class Ready, Sleeper S>
     WaitStatus wait(Ready&& ready, const S& sleeper, Deadline deadline) const {
-        if (detail::spin_phase(ready, spins)) return WaitStatus::ready;
-        bool futex_usable = detail::kHaveFutex;
         bool predicted = false;  // slept once until the event was due
         detail::Backoff backoff(schedule);
-        for (;;) {
-            const auto now = Clock::now();
-            if (deadline.passed(now)) return ready() ? WaitStatus::ready : WaitStatus::timed_out;
-            const std::uint32_t* word = sleeper.word();  // may change between rounds
-            if (!futex_usable || word == nullptr) {
-                if (ready()) return WaitStatus::ready;
-                if constexpr (detail::HasArrivals<S>) {
-                    const ArrivalEstimate* arrivals = sleeper.arrivals();
-                    const auto due = arrivals != nullptr ? arrivals->poll_from() : std::nullopt;
-                    if (due && !predicted && *due > now) {  // most of the gap in one sleep
-                        predicted = true;
-                        std::this_thread::sleep_until(std::min(*due, deadline.time()));
-                        continue;
-                    }
-                    if (due && now < arrivals->poll_until()) {  // around when it is due: poll finely
-                        std::this_thread::sleep_for(std::min<Clock::duration>(schedule.first, deadline.remaining(now)));
-                        continue;
-                    }
+        const auto sleep_on_schedule = [&](Clock::time_point now, Deadline d) {
+            if constexpr (detail::HasArrivals<S>) {
+                const ArrivalEstimate* arrivals = sleeper.arrivals();
+                const auto due = arrivals != nullptr ? arrivals->poll_from() : std::nullopt;
+                if (due && !predicted && *due > now) {  // most of the gap in one sleep
+                    predicted = true;
+                    std::this_thread::sleep_until(std::min(*due, d.time()));
+                    return;
                 }
-                backoff.sleep(deadline.remaining(now));
-                continue;
+                if (due && now < arrivals->poll_until()) {  // around when it is due: poll finely
+                    std::this_thread::sleep_for(std::min<Clock::duration>(schedule.first, d.remaining(now)));
+                    return;
+                }
             }
-            const auto nap = std::min<Clock::duration>(futex_slice, deadline.remaining(now));
-            const auto round = detail::futex_round(ready, sleeper, word, nap);
-            if (round == detail::FutexRound::ready) return WaitStatus::ready;
-            futex_usable = round != detail::FutexRound::refused;
-        }
+            backoff.sleep(d.remaining(now));
+        };
+        return detail::spin_then_futex(ready, sleeper, deadline, spins, futex_slice, sleep_on_schedule);
     }
 };
 
