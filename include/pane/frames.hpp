@@ -424,7 +424,8 @@ public:
     [[nodiscard]] std::uint64_t frames_skipped() const noexcept { return skipped_; }
     [[nodiscard]] std::uint64_t violations() const noexcept { return violations_; }
     [[nodiscard]] bool broken() const noexcept { return broken_; }
-    // Why the channel broke, and the descriptor that broke it (as read), for reports.
+    // Why the channel broke, and the descriptor that broke it (as read; all zero when the slot
+    // could not be read at all), for reports.
     [[nodiscard]] std::string_view broken_reason() const noexcept { return broken_reason_; }
     [[nodiscard]] const FrameDescriptor& broken_descriptor() const noexcept { return broken_descriptor_; }
     [[nodiscard]] bool same_host() const noexcept { return same_host_; }
@@ -457,7 +458,7 @@ public:
                                                                            : nullptr;
             if (invalid != nullptr) {
                 broken_reason_ = invalid;
-                broken_descriptor_ = d;
+                broken_descriptor_ = r.status == PopStatus::ok ? d : FrameDescriptor{};  // d holds nothing otherwise
                 ++violations_;
                 broken_ = true;  // until the next epoch: the session re-attaches
                 release();

@@ -112,6 +112,7 @@ inline constexpr unsigned long kKvmfrGetSize = 0x7544;
     if (!regular && !fs::is_character_file(status) && !fs::is_block_file(status)) return MapError::invalid_argument;
 
     std::uint64_t actual = size;
+    std::uint64_t mapped = size;  // bytes to map: actual, in whole file-system blocks for a file
     if (regular) {
         if (!exists) {
             // A missing directory is not_found, not a permission problem.
@@ -120,17 +121,21 @@ inline constexpr unsigned long kKvmfrGetSize = 0x7544;
             std::ofstream create(path, std::ios::out | std::ios::app | std::ios::binary);
             if (!create) return MapError::permission_denied;
         }
+        // hugetlbfs sizes, maps and unmaps in whole huge pages: grow to whole blocks, and map
+        // whole blocks where the file holds them, or munmap would fail and leak the mapping.
+        const std::uint64_t block = detail::block_size(path);
         std::uint64_t current = fs::file_size(path, ec);
         if (ec) return detail::from_errc(ec);
         if (mode != OpenMode::open_only && current < size) {
-            const std::uint64_t grow_block = detail::block_size(path);
-            fs::resize_file(path, (size + grow_block - 1) / grow_block * grow_block, ec);
+            fs::resize_file(path, (size + block - 1) / block * block, ec);
             if (ec) return detail::from_errc(ec);
             current = fs::file_size(path, ec);  // a resize may "succeed" and change nothing
             if (ec) return detail::from_errc(ec);
         }
         if (size == 0) actual = current;
         if (current < actual) return MapError::too_small;
+        const std::uint64_t whole_blocks = (actual + block - 1) / block * block;
+        mapped = whole_blocks <= current ? whole_blocks : actual;
     } else {
         const std::uint64_t device = detail::is_kvmfr(path) ? detail::kvmfr_size(path) : 0;
         if (size == 0) {
@@ -139,18 +144,10 @@ inline constexpr unsigned long kKvmfrGetSize = 0x7544;
         } else if (device != 0 && device < size) {
             return MapError::too_small;
         }
+        mapped = actual;
     }
     if (actual < sizeof(RegionHeader)) return MapError::too_small;
-    if (actual > SIZE_MAX) return MapError::invalid_argument;  // more than a 32-bit process can map
-    // hugetlbfs maps and unmaps whole huge pages: map what the file holds in whole blocks (it was
-    // grown to that), or munmap would fail and leak the mapping.
-    const std::uint64_t block = regular ? detail::block_size(path) : 1;
-    std::uint64_t mapped = regular ? (actual + block - 1) / block * block : actual;
-    if (regular) {
-        std::error_code size_ec;
-        const auto file_bytes = fs::file_size(path, size_ec);
-        if (size_ec || mapped > file_bytes || mapped > SIZE_MAX) mapped = actual;
-    }
+    if (mapped > SIZE_MAX) return MapError::invalid_argument;  // more than a 32-bit process can map
     try {
         auto backing = std::make_unique<detail::FileBacking>();
         backing->file = bi::file_mapping(path.c_str(), bi::read_write);
