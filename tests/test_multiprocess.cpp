@@ -23,11 +23,17 @@ struct Msg {
 };
 constexpr std::uint64_t check_of(std::uint64_t s) { return ~s * 0x9E3779B97F4A7C15ULL; }
 
-RegionSpec spec_for(RingPolicy policy, std::uint32_t capacity = 1024) {
+// The consumer timeout is short where a test waits for a reap; where a test asserts that nobody
+// is reaped it is long, so a loaded machine descheduling a live process cannot fail the test.
+constexpr auto kReapTimeout = 300ms;
+constexpr auto kNoReapTimeout = 1000ms;
+
+RegionSpec spec_for(RingPolicy policy, std::uint32_t capacity = 1024,
+                    std::chrono::milliseconds consumer_timeout = kReapTimeout) {
     RegionSpec spec;
     spec.max_consumers = 4;
     spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
-    spec.consumer_timeout = 300ms;
+    spec.consumer_timeout = consumer_timeout;
     spec.add(ring_of<Msg>("msgs", capacity, policy));
     return spec;
 }
@@ -47,7 +53,7 @@ std::optional<ConsumerSession> attach_when_ready(std::span<std::byte> region, st
 // consumer has subscribed; exit 0 once every message is published.
 const pane_test::RegisterChild lossless_producer("lossless-producer", [](const std::vector<std::string>& args) {
     const std::uint64_t count = std::stoull(args.at(1));
-    const auto spec = spec_for(RingPolicy::lossless);
+    const auto spec = spec_for(RingPolicy::lossless, 1024, kNoReapTimeout);
     auto mapping = map::shm(args.at(0), 0, map::OpenMode::open_only);
     if (!mapping) return 10;
     auto producer = ProducerSession::create(mapping->bytes(), spec);
@@ -182,7 +188,7 @@ TEST_CASE("lossless: 10 million messages across processes, none lost or repeated
     // The producer (a child) is stopped twice for three consumer timeouts while the consumer
     // (this process) waits on it: the consumer must not be reaped, and must get every message.
     pane_test::ShmName name("lossless");
-    const auto spec = spec_for(RingPolicy::lossless);
+    const auto spec = spec_for(RingPolicy::lossless, 1024, kNoReapTimeout);  // as the child's
     auto mapping = map::shm(name.str(), plan_region(spec)->region_size, map::OpenMode::create_only);
     REQUIRE(mapping.has_value());
     const std::uint64_t count = pane_test::scaled(10'000'000);
