@@ -161,7 +161,7 @@ public:
         published_rows_ = n;
         detail::store_release(state_->rows_ready, n);  // F1
         // Readers waiting for rows announce themselves in the descriptor ring's sleepers word.
-        detail::wake_sleepers(*sleepers_, &state_->rows_ready);
+        detail::wake_sleepers(*sleepers_, &state_->rows_ready, false);  // a few per frame: a full fence is free
     }
     void finish() noexcept { rows_ready(descriptor_.height); }
     [[nodiscard]] bool finished() const noexcept { return published_rows_ == descriptor_.height; }
@@ -332,7 +332,8 @@ public:
     // slot_lost. A futex sleeper waits on rows_ready itself; the producer wakes announced
     // sleepers when it publishes progress. Each round of the wait moves our heartbeat.
     template <class Strategy>
-    [[nodiscard]] FrameStatus wait_rows(std::uint32_t n, const Strategy& strategy, Deadline deadline) const {
+    [[nodiscard]] FrameStatus wait_rows(std::uint32_t n, const Strategy& strategy, WaitLimit limit) const {
+        const Deadline deadline = limit.start(Clock::now());
         if (state_ == nullptr) return FrameStatus::no_frame;
         n = std::min(n, descriptor_.height);
         const auto ready = [&] {
@@ -492,7 +493,8 @@ public:
     // Waits with `strategy` for a frame newer than the last one acquired. Each round of the
     // wait moves our heartbeat; a descriptor announced but never completed is slept on.
     template <class Strategy>
-    [[nodiscard]] FrameStatus wait_latest(FrameView& out, const Strategy& strategy, Deadline deadline) {
+    [[nodiscard]] FrameStatus wait_latest(FrameView& out, const Strategy& strategy, WaitLimit limit) {
+        const Deadline deadline = limit.start(Clock::now());
         for (bool waited = false;; waited = true) {
             const FrameStatus s = acquire_latest(out);
             if (s == FrameStatus::ok) arrivals_.arrived(Clock::now(), waited);

@@ -21,8 +21,9 @@ static_assert(std::endian::native == std::endian::little, "the Pane wire format 
 
 inline constexpr std::uint64_t kRegionMagic = 0x4E47522D454E4150ULL;  // bytes "PANE-RGN"
 inline constexpr std::uint16_t kVersionMajor = 1;  // bumped for incompatible layout changes
-inline constexpr std::uint16_t kVersionMinor = 2;  // bumped for compatible additions (1.1: lifecycle rules;
-                                                   // 1.2: kernel identities, consumer slot sides)
+inline constexpr std::uint16_t kVersionMinor = 3;  // bumped for compatible additions (1.1: lifecycle rules;
+                                                   // 1.2: kernel identities, consumer slot sides;
+                                                   // 1.3: asymmetric wake-up fences)
 inline constexpr std::size_t kCacheLine = 64;      // our own constant; see STYLE.md rule 3
 inline constexpr std::uint32_t kMaxConsumers = 64;  // sleeper bitmasks are 64-bit
 inline constexpr std::uint32_t kDefaultConsumers = 32;
@@ -65,7 +66,21 @@ enum class RingPolicy : std::uint32_t {
 // system as the emulator presents it: a guest vCPU under QEMU's single-threaded TCG and a host
 // process are not. Each side claims only in its own range, so no two sides ever race on a word.
 inline constexpr std::uint32_t kRegionFlagSlotSides = 1u << 0;
-inline constexpr std::uint32_t kRegionFlagsKnown = kRegionFlagSlotSides;
+// (1.3) The producer's process receives membarrier(2) global expedited barriers, and it checks
+// for sleepers after a publish with only a compiler barrier, as long as every consumer holding a
+// slot on its kernel declares kConsumerFeatureHeavyFence (detail/asymmetric_fence.hpp). A
+// consumer that declares it must, before sleeping on a futex, announce, then issue
+// MEMBARRIER_CMD_GLOBAL_EXPEDITED, then re-check. The producer, when it sleeps for room in a
+// lossless ring, issues one after storing producer_waiting and producer_sleeping, so a registered
+// consumer's check of producer_sleeping after it stores read_pos needs only a compiler barrier.
+inline constexpr std::uint32_t kRegionFlagAsymmetricWake = 1u << 1;
+inline constexpr std::uint32_t kRegionFlagsKnown = kRegionFlagSlotSides | kRegionFlagAsymmetricWake;
+
+// ConsumerSlot::features bits (1.3), written by the holder before it publishes `state`.
+// The holder issues a membarrier global expedited barrier between announcing itself as a sleeper
+// and re-checking, whenever the region has kRegionFlagAsymmetricWake; and its process is
+// registered to receive such barriers.
+inline constexpr std::uint64_t kConsumerFeatureHeavyFence = 1u << 0;
 
 // RingControl::flags / ChannelEntry::flags bits for rings.
 inline constexpr std::uint32_t kRingFlagWakeups = 1u << 0;  // futex wake-ups are maintained
@@ -128,7 +143,8 @@ struct alignas(8) ConsumerSlot {
     std::uint32_t state;         // C: ConsumerState
     std::uint32_t pid;           // C: informational only
     std::uint64_t host_id;       // C (1.2): the holder's kernel boot identity, 0 = unknown
-    std::uint64_t reserved_c[3];
+    std::uint64_t features;      // C (1.3): kConsumerFeature* of the holder; 1.2 and older: 0
+    std::uint64_t reserved_c[2];
     std::uint64_t reaped_claim;  // P: the claim value P reaped (or released at init)
     std::uint64_t reap_count;    // P: how many holders of this slot P has reaped
     std::uint64_t reserved_p[6];
@@ -148,7 +164,11 @@ struct alignas(8) RingControl {
     std::uint64_t cursors_offset;    // P: from channel start
     std::uint64_t slots_offset;      // P: from channel start
     std::uint64_t initial_position;  // P: write_pos at init (free-running, may be near 2^64)
-    std::uint64_t reserved0[2];
+    // (1.3) The same as producer_waiting, on this line, which nobody writes per message: a
+    // consumer checks it after every read without taking write_pos's line from the producer.
+    std::uint32_t producer_sleeping;  // P (1.3): nonzero while P may sleep waiting for space
+    std::uint32_t reserved0a;
+    std::uint64_t reserved0;
     // Line 1: producer's running state.
     std::uint64_t write_pos;         // P: next position to write; release after the slot is complete
     std::uint32_t producer_waiting;  // P: nonzero while P may sleep waiting for space (lossless)
@@ -230,7 +250,8 @@ static_assert(offsetof(ConsumerSlot, attach_epoch) == 16);
 static_assert(offsetof(ConsumerSlot, state) == 24);
 static_assert(offsetof(ConsumerSlot, pid) == 28);
 static_assert(offsetof(ConsumerSlot, host_id) == 32);
-static_assert(offsetof(ConsumerSlot, reserved_c) == 40);
+static_assert(offsetof(ConsumerSlot, features) == 40);
+static_assert(offsetof(ConsumerSlot, reserved_c) == 48);
 static_assert(offsetof(ConsumerSlot, reaped_claim) == 64);
 static_assert(offsetof(ConsumerSlot, reap_count) == 72);
 static_assert(offsetof(ConsumerSlot, reserved_p) == 80);
@@ -246,6 +267,9 @@ static_assert(offsetof(RingControl, flags) == 20);
 static_assert(offsetof(RingControl, cursors_offset) == 24);
 static_assert(offsetof(RingControl, slots_offset) == 32);
 static_assert(offsetof(RingControl, initial_position) == 40);
+static_assert(offsetof(RingControl, producer_sleeping) == 48);
+static_assert(offsetof(RingControl, reserved0a) == 52);
+static_assert(offsetof(RingControl, reserved0) == 56);
 static_assert(offsetof(RingControl, write_pos) == 64);
 static_assert(offsetof(RingControl, producer_waiting) == 72);
 static_assert(offsetof(RingControl, sleepers) == 128);

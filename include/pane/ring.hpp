@@ -72,6 +72,18 @@ struct [[nodiscard]] PopResult {
                                // every status, so callers must add it up whatever the status
 };
 
+// Batches: several fixed-size messages per call, with one write_pos (or read_pos) store and one
+// wake-up check for the lot. `count` messages were published (or copied out) whatever the status.
+struct [[nodiscard]] PushBatchResult {
+    PushStatus status;  // ok: all of them; full / timed_out: a lossless ring had room for `count`
+    std::size_t count = 0;
+};
+struct [[nodiscard]] PopBatchResult {
+    PopStatus status;       // ok when count > 0; otherwise what a single pop would have said
+    std::size_t count = 0;  // messages copied out, in order
+    std::uint64_t lost = 0;  // as PopResult::lost
+};
+
 namespace detail {
 
 // Pointers into one ring channel, formed only from validated geometry.
@@ -208,20 +220,49 @@ public:
     }
 
     // Lossless: waits with `strategy` for room, refreshing the roster so a consumer that dies
-    // while holding the ring back is reaped within the consumer timeout. Bounded by `deadline`.
+    // while holding the ring back is reaped within the consumer timeout. Bounded by `limit`.
     template <class Strategy>
-    [[nodiscard]] PushStatus push(std::span<const std::byte> message, const Strategy& strategy, Deadline deadline) {
+    [[nodiscard]] PushStatus push(std::span<const std::byte> message, const Strategy& strategy, WaitLimit limit) {
         if (message.size() > view_.geometry.element_size) return PushStatus::too_large;
-        if (view_.policy == RingPolicy::lossless && !has_room()) {
-            const ProducerSleeper sleeper{this};
-            const auto status = wait_for(strategy, [this] {
-                roster_->refresh_if_due(Clock::now());
-                return has_room();
-            }, sleeper, deadline);
-            if (status != WaitStatus::ready) return PushStatus::timed_out;
+        if (view_.policy == RingPolicy::lossless && !has_room() &&
+            !wait_for_room(strategy, limit.start(Clock::now()))) {
+            return PushStatus::timed_out;
         }
         publish(message);
         return PushStatus::ok;
+    }
+
+    // Publishes the messages packed back to back in `packed`, each `message_size` bytes (a
+    // trailing partial message is ignored): all of them in overwrite mode, as many as there is
+    // room for in lossless mode, with one write_pos store and one wake-up check for the lot.
+    [[nodiscard]] PushBatchResult try_push_batch(std::span<const std::byte> packed, std::size_t message_size) noexcept {
+        if (message_size == 0 || message_size > view_.geometry.element_size) return {PushStatus::too_large, 0};
+        const std::size_t count = packed.size() / message_size;
+        std::size_t n = count;
+        if (view_.policy == RingPolicy::lossless) n = static_cast<std::size_t>(std::min<std::uint64_t>(count, room_for(count)));
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint64_t p = position_ + i;
+            detail::write_slot(view_.slot_at(p), p, packed.subspan(i * message_size, message_size), write_combining_);
+        }
+        if (n != 0) publish_position(position_ + n);
+        return {n == count ? PushStatus::ok : PushStatus::full, n};
+    }
+
+    // As try_push_batch, waiting with `strategy` for room until every message is published or
+    // `limit` passes (then timed_out, with the count published).
+    template <class Strategy>
+    [[nodiscard]] PushBatchResult push_batch(std::span<const std::byte> packed, std::size_t message_size,
+                                             const Strategy& strategy, WaitLimit limit) {
+        PushBatchResult total = try_push_batch(packed, message_size);
+        if (total.status != PushStatus::full) return total;
+        const Deadline deadline = limit.start(Clock::now());
+        while (total.status == PushStatus::full) {
+            if (!wait_for_room(strategy, deadline)) return {PushStatus::timed_out, total.count};
+            const PushBatchResult more = try_push_batch(packed.subspan(total.count * message_size), message_size);
+            total.count += more.count;
+            total.status = more.status;
+        }
+        return total;
     }
 
     // Racy by nature: live consumers currently subscribed to this ring.
@@ -249,14 +290,39 @@ private:
             const auto index = static_cast<std::uint32_t>(blocker - ring->view_.cursors);
             return ring->roster_->shares_kernel(index) ? detail::low_word(blocker->read_pos) : nullptr;
         }
-        void announce() const noexcept { detail::store_relaxed(ring->view_.control->producer_waiting, 1u); }
-        void withdraw() const noexcept { detail::store_relaxed(ring->view_.control->producer_waiting, 0u); }
+        void announce() const noexcept {
+            detail::store_relaxed(ring->view_.control->producer_waiting, 1u);  // for 1.2 consumers
+            detail::store_relaxed(ring->view_.control->producer_sleeping, 1u);
+            // Pairs with a registered consumer's light fence between storing read_pos and
+            // checking producer_waiting (notify_producer); the wait's own fence follows.
+            if (ring->roster_->asymmetric_wakes()) detail::heavy_fence();
+        }
+        void withdraw() const noexcept {
+            detail::store_relaxed(ring->view_.control->producer_waiting, 0u);
+            detail::store_relaxed(ring->view_.control->producer_sleeping, 0u);
+        }
     };
 
-    [[nodiscard]] bool has_room() noexcept {
-        if (detail::position_diff(room_until_, position_) > 0) return true;
-        scan_room();
-        return detail::position_diff(room_until_, position_) > 0;
+    [[nodiscard]] bool has_room() noexcept { return room_for(1) != 0; }
+
+    // Free slots for up to `wanted` messages: the cached room, re-scanned only when it is short.
+    [[nodiscard]] std::uint64_t room_for(std::uint64_t wanted) noexcept {
+        std::int64_t room = detail::position_diff(room_until_, position_);
+        if (room < 0 || static_cast<std::uint64_t>(room) < wanted) {
+            scan_room();
+            room = detail::position_diff(room_until_, position_);
+        }
+        return room > 0 ? static_cast<std::uint64_t>(room) : 0;
+    }
+
+    // Lossless: waits for room for one message; false if the deadline passed first.
+    template <class Strategy>
+    [[nodiscard]] bool wait_for_room(const Strategy& strategy, Deadline deadline) {
+        const ProducerSleeper sleeper{this};
+        return wait_for(strategy, [this] {
+            roster_->refresh_if_due(Clock::now());
+            return has_room();
+        }, sleeper, deadline) == WaitStatus::ready;
     }
 
     // Calls fn(cursor, behind) for each subscriber that still holds its slot, with how far its
@@ -303,13 +369,20 @@ private:
     void publish(std::span<const std::byte> message) noexcept {
         const std::uint64_t p = position_;
         detail::write_slot(view_.slot_at(p), p, message, write_combining_);
-        position_ = p + 1;
+        publish_position(p + 1);
+    }
+
+    // Every slot before `next` is complete: tell the consumers, and wake any that sleep.
+    void publish_position(std::uint64_t next) noexcept {
+        position_ = next;
         PANE_SCHEDULE_POINT("ring.publish.write_pos");
         detail::store_release(view_.control->write_pos, position_);  // S2
         // S5. Any announced sleeper, live or not yet seen by the roster. A consumer killed in its
         // sleep leaves its bit until the next holder of its slot clears it; meanwhile each
         // publish costs one needless wake syscall, never a missed wake.
-        if (view_.wakeups) detail::wake_sleepers(view_.control->sleepers, detail::low_word(view_.control->write_pos));
+        if (view_.wakeups) {
+            detail::wake_sleepers(view_.control->sleepers, detail::low_word(view_.control->write_pos), roster_->light_wakes());
+        }
     }
 
     detail::RingView view_{};
@@ -507,34 +580,54 @@ public:
         return result;
     }
 
-    // Waits with `strategy` until a message arrives or the deadline passes. Each round of the
-    // wait moves our heartbeat, so a consumer blocked here is never reaped as silent.
-    template <class Strategy>
-    [[nodiscard]] PopResult pop(std::span<std::byte> out, const Strategy& strategy, Deadline deadline) {
-        std::uint64_t lost = 0;
-        bool waited = false;
-        PopResult result = try_pop(out);
-        while (result.status == PopStatus::empty || result.status == PopStatus::contended) {
-            lost += result.lost;
-            // Checked here too: a producer that keeps lapping us makes ready() true while
-            // try_pop finds nothing, and must not spin forever.
-            if (deadline.passed(Clock::now())) return {PopStatus::timed_out, 0, lost};
-            const detail::ConsumerSleeper sleeper{&view_.control->sleepers, &holder_,
-                                                  detail::low_word(view_.control->write_pos), &arrivals_};
-            const auto ready = [this] {
-                if (ready_approx()) return true;
-                holder_.keep_alive();  // ready_approx checked the standing
-                repair_cursor();
-                return false;
-            };
-            const WaitStatus status = wait_for(strategy, ready, sleeper, deadline);
-            if (status == WaitStatus::timed_out) return {PopStatus::timed_out, 0, lost};
-            waited = true;
-            result = try_pop(out);
+    // Copies out a run of ready messages, each exactly `message_size` bytes, into consecutive
+    // `message_size`-byte cells of `out` (as many as fit), with one standing check, one read_pos
+    // store and one wake-up check for the lot. For rings of fixed-size messages: a message of
+    // any other length is a protocol violation (broken). Anything but a ready message first
+    // (empty, a lap, a lost standing) is reported as try_pop reports it.
+    [[nodiscard]] PopBatchResult try_pop_batch(std::span<std::byte> out, std::size_t message_size) noexcept {
+        if (message_size == 0 || out.size() < message_size) return {PopStatus::buffer_too_small};
+        const std::size_t max = out.size() / message_size;
+        std::size_t n = 0;
+        if (cursor_ != nullptr && !broken_) {
+            for (; n < max; ++n) {
+                std::uint32_t length = 0;
+                const std::uint64_t p = position_ + n;
+                const auto read = detail::read_slot(view_.slot_at(p), p, out.subspan(n * message_size, message_size),
+                                                    view_.geometry.element_size, length);
+                if (read != detail::SlotRead::ready || length != message_size) break;
+            }
         }
-        result.lost += lost;
-        if (result.status == PopStatus::ok) arrivals_.arrived(Clock::now(), waited);
-        return result;
+        if (n == 0) {  // the single-message path says what is there
+            const PopResult one = try_pop(out.first(message_size));
+            if ((one.status == PopStatus::ok || one.status == PopStatus::buffer_too_small) && one.length != message_size) {
+                broken_ = true;
+                return {PopStatus::broken, 0, one.lost};
+            }
+            return {one.status, one.status == PopStatus::ok ? std::size_t{1} : std::size_t{0}, one.lost};
+        }
+        // The copies count only if they came from our epoch and we still hold our slot: checked
+        // after them (read_slot's acquire fences order it) and before any write of ours.
+        if (const auto s = holder_.check_in(); s != detail::Standing::current) {
+            lose_standing(s);
+            return {standing_status(s)};
+        }
+        advance(n);
+        return {PopStatus::ok, n, 0};
+    }
+
+    // Waits with `strategy` until a message arrives or the deadline passes. Each round of the
+    // wait moves our heartbeat, so a consumer blocked here is never reaped as silent. With a
+    // timeout rather than a Deadline, a message that is already there costs no clock read.
+    template <class Strategy>
+    [[nodiscard]] PopResult pop(std::span<std::byte> out, const Strategy& strategy, WaitLimit limit) {
+        return wait_then<PopResult>([&] { return try_pop(out); }, strategy, limit);
+    }
+    // try_pop_batch, waiting as pop does for at least one message.
+    template <class Strategy>
+    [[nodiscard]] PopBatchResult pop_batch(std::span<std::byte> out, std::size_t message_size, const Strategy& strategy,
+                                           WaitLimit limit) {
+        return wait_then<PopBatchResult>([&] { return try_pop_batch(out, message_size); }, strategy, limit);
     }
 
 private:
@@ -587,10 +680,47 @@ private:
         return true;
     }
 
-    // \pre standing checked.
-    void advance() noexcept {
-        ++position_;
-        ++delivered_total_;
+    // `attempt` (a try_pop) until it finds something or the limit passes, waiting in between.
+    template <class Result, class Attempt, class Strategy>
+    [[nodiscard]] Result wait_then(Attempt&& attempt, const Strategy& strategy, WaitLimit limit) {
+        Result result = attempt();
+        if (result.status == PopStatus::ok) {  // the fast path reads no clock
+            arrivals_.arrived_without_waiting();
+            return result;
+        }
+        std::uint64_t lost = 0;
+        Clock::time_point now = Clock::now();
+        const Deadline deadline = limit.start(now);
+        for (bool first = true; result.status == PopStatus::empty || result.status == PopStatus::contended; first = false) {
+            lost += result.lost;
+            // Checked here too: a producer that keeps lapping us makes ready() true while
+            // attempt() finds nothing, and must not spin forever.
+            Result timed_out{PopStatus::timed_out};
+            timed_out.lost = lost;
+            if (!first) now = Clock::now();
+            if (deadline.passed(now)) return timed_out;
+            const detail::ConsumerSleeper sleeper{&view_.control->sleepers, &holder_,
+                                                  detail::low_word(view_.control->write_pos), &arrivals_};
+            const auto ready = [this] {
+                if (ready_approx()) return true;
+                holder_.keep_alive();  // ready_approx checked the standing
+                repair_cursor();
+                return false;
+            };
+            if (wait_for(strategy, ready, sleeper, deadline) == WaitStatus::timed_out) return timed_out;
+            result = attempt();
+        }
+        result.lost += lost;
+        if constexpr (kLearnsArrivals<Strategy>) {
+            if (result.status == PopStatus::ok) arrivals_.arrived(Clock::now(), true);
+        }
+        return result;
+    }
+
+    // Consumes `n` messages copied out. \pre standing checked.
+    void advance(std::uint64_t n = 1) noexcept {
+        position_ += n;
+        delivered_total_ += n;
         has_bonus_ = false;
         repair_claim();
         detail::store_relaxed(cursor_->delivered, delivered_total_);
@@ -619,8 +749,12 @@ private:
     // announced itself (the fence pairs with the producer's fence after announcing).
     void notify_producer() noexcept {
         if (view_.wakeups && view_.policy == RingPolicy::lossless) {
-            detail::fence_seq_cst();
-            if (detail::load_relaxed(view_.control->producer_waiting) != 0) {
+            // Full, or (when the producer issues a heavy fence after announcing) light.
+            detail::light_or_full_fence(holder_.asymmetric_wakes);
+            // A 1.3 producer announces on the quiet line 0 too; an older one only next to write_pos.
+            const std::uint32_t& waiting = holder_.producer_minor >= 3 ? view_.control->producer_sleeping
+                                                                       : view_.control->producer_waiting;
+            if (detail::load_relaxed(waiting) != 0) {
                 detail::futex_wake_all(detail::low_word(cursor_->read_pos));
             }
         }
@@ -661,8 +795,18 @@ public:
     explicit RingProducer(ByteRingProducer bytes) noexcept : bytes_(std::move(bytes)) {}
     [[nodiscard]] PushStatus try_push(const T& value) noexcept { return bytes_.try_push(as_bytes(value)); }
     template <class Strategy>
-    [[nodiscard]] PushStatus push(const T& value, const Strategy& strategy, Deadline deadline) {
-        return bytes_.push(as_bytes(value), strategy, deadline);
+    [[nodiscard]] PushStatus push(const T& value, const Strategy& strategy, WaitLimit limit) {
+        return bytes_.push(as_bytes(value), strategy, limit);
+    }
+    // Publishes a prefix of `values` (all of them in overwrite mode; as many as there is room
+    // for in lossless mode) with one publish and one wake-up check; returns how many.
+    [[nodiscard]] std::size_t try_push_batch(std::span<const T> values) noexcept {
+        return bytes_.try_push_batch(std::as_bytes(values), sizeof(T)).count;
+    }
+    // Publishes all of `values`, waiting for room; `count` says how many made it if it timed out.
+    template <class Strategy>
+    [[nodiscard]] PushBatchResult push_batch(std::span<const T> values, const Strategy& strategy, WaitLimit limit) {
+        return bytes_.push_batch(std::as_bytes(values), sizeof(T), strategy, limit);
     }
     [[nodiscard]] ByteRingProducer& bytes() noexcept { return bytes_; }
 
@@ -682,8 +826,18 @@ public:
     explicit RingConsumer(ByteRingConsumer bytes) noexcept : bytes_(std::move(bytes)) {}
     [[nodiscard]] PopResult try_pop(T& out) noexcept { return checked(bytes_.try_pop(as_bytes(out))); }
     template <class Strategy>
-    [[nodiscard]] PopResult pop(T& out, const Strategy& strategy, Deadline deadline) {
-        return checked(bytes_.pop(as_bytes(out), strategy, deadline));
+    [[nodiscard]] PopResult pop(T& out, const Strategy& strategy, WaitLimit limit) {
+        return checked(bytes_.pop(as_bytes(out), strategy, limit));
+    }
+    // Copies the messages that are ready into `out`, in order, as many as fit, with one
+    // read_pos store and one wake-up check; status ok when count > 0.
+    [[nodiscard]] PopBatchResult try_pop_batch(std::span<T> out) noexcept {
+        return bytes_.try_pop_batch(std::as_writable_bytes(out), sizeof(T));
+    }
+    // As try_pop_batch, waiting for at least one message.
+    template <class Strategy>
+    [[nodiscard]] PopBatchResult pop_batch(std::span<T> out, const Strategy& strategy, WaitLimit limit) {
+        return bytes_.pop_batch(std::as_writable_bytes(out), sizeof(T), strategy, limit);
     }
     [[nodiscard]] ByteRingConsumer& bytes() noexcept { return bytes_; }
 

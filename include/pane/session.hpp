@@ -33,6 +33,7 @@
 
 #include "control.hpp"
 #include "cursor.hpp"
+#include "detail/asymmetric_fence.hpp"
 #include "detail/atomic.hpp"
 #include "detail/channel_context.hpp"
 #include "detail/region_check.hpp"
@@ -203,7 +204,7 @@ private:
               table_capacity(spec.channel_table_capacity),
               consumer_timeout(spec.consumer_timeout),
               heartbeat_period(spec.heartbeat_period),
-              roster(slots, spec.max_consumers, 0, spec.consumer_timeout),
+              roster(slots, spec.max_consumers, 0, spec.consumer_timeout, false),
               opened(plan.channels.size(), false) {}
 
         // Watches a ready region's heartbeat for a few of its periods (at most ~1 s). There is no
@@ -246,7 +247,7 @@ private:
             if (had_region) {
                 if (const auto old_slots = slot_table_of(old)) {
                     wait_for_previous_consumers(*old_slots, old.max_consumers);
-                    detail::ConsumerRoster(*old_slots, old.max_consumers, 0, consumer_timeout).release_all_held();
+                    detail::ConsumerRoster(*old_slots, old.max_consumers, 0, consumer_timeout, false).release_all_held();
                 }
             }
             // A layout that moves or resizes the slot table starts it from zero: the bytes there
@@ -281,7 +282,9 @@ private:
             fresh.producer_host_id = detail::host_id();
             // Sides only where consumers can tell which side they are on.
             const bool sides = fresh.producer_host_id != 0 && plan.local_slots < max_consumers;
-            fresh.flags = sides ? kRegionFlagSlotSides : 0u;
+            // Asymmetric wake-up fences only where this process receives membarrier barriers.
+            asymmetric_wakes = detail::register_for_light_fences();
+            fresh.flags = (sides ? kRegionFlagSlotSides : 0u) | (asymmetric_wakes ? kRegionFlagAsymmetricWake : 0u);
             fresh.local_slots = sides ? plan.local_slots : max_consumers;
             detail::copy_to_shared(region.data(), reinterpret_cast<const std::byte*>(&fresh), sizeof(fresh));
 
@@ -305,7 +308,7 @@ private:
             detail::write_combining_fence();
             epoch = detail::fresh_epoch(previous_epoch);
             init_count = previous_inits + 1;
-            roster = detail::ConsumerRoster(slots, max_consumers, epoch, consumer_timeout);
+            roster = detail::ConsumerRoster(slots, max_consumers, epoch, consumer_timeout, asymmetric_wakes);
             // Everything above happens-before a consumer's load_acquire of epoch/state/magic.
             PANE_SCHEDULE_POINT("init.publish");
             detail::store_release(header->epoch, epoch);
@@ -385,6 +388,7 @@ private:
         std::uint64_t init_count = 0;
         std::uint64_t heartbeat = 0;
         Clock::time_point last_beat{};
+        bool asymmetric_wakes = false;  // this epoch's kRegionFlagAsymmetricWake
         bool closed = false;
     };
 
@@ -666,6 +670,7 @@ private:
                 producer_beat = detail::load_acquire(header()->producer_heartbeat);
                 detail::store_relaxed(s.pid, detail::current_pid());
                 detail::store_relaxed(s.host_id, detail::host_id());
+                detail::store_relaxed(s.features, detail::register_for_light_fences() ? kConsumerFeatureHeavyFence : 0u);
                 detail::store_relaxed(s.attach_epoch, checked.header.epoch);
                 detail::store_relaxed(s.heartbeat, detail::load_relaxed(s.heartbeat) + 1);  // a new holder: the roster restarts its clock anyway
                 // The roster reads state (acquire), then attach_epoch.
@@ -677,8 +682,11 @@ private:
 
         [[nodiscard]] bool holds_slot() const noexcept { return detail::claim_holds_slot(slot(), claim); }
         [[nodiscard]] detail::SlotHolder holder() const noexcept {
-            return detail::SlotHolder{&slot(), header(), index, claim, checked.header.epoch,
-                                      detail::same_kernel(checked.header.producer_host_id)};
+            const bool shares_kernel = detail::same_kernel(checked.header.producer_host_id);
+            return detail::SlotHolder{&slot(), header(), index, claim, checked.header.epoch, shares_kernel,
+                                      shares_kernel && (checked.header.flags & kRegionFlagAsymmetricWake) != 0 &&
+                                          detail::register_for_light_fences(),
+                                      checked.header.version_minor};
         }
 
         void release_slot() noexcept {

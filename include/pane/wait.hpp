@@ -54,6 +54,27 @@ private:
     Clock::time_point at_;
 };
 
+// How long a blocking call may wait: an absolute Deadline, or a timeout (any std::chrono
+// duration) that starts when the call first has to wait. A call given a timeout that finds its
+// message ready at once reads no clock, which matters at millions of messages a second.
+class WaitLimit {
+public:
+    WaitLimit(Deadline deadline) noexcept : deadline_(deadline) {}  // NOLINT: implicit by design
+    template <class Rep, class Period>
+    WaitLimit(std::chrono::duration<Rep, Period> timeout) noexcept  // NOLINT: implicit by design
+        : timeout_(std::chrono::duration_cast<Clock::duration>(timeout)), relative_(true) {}
+    // The deadline of a call that starts waiting at `now`; taken once per call, so that every
+    // round of its wait shares one limit.
+    [[nodiscard]] Deadline start(Clock::time_point now) const noexcept {
+        return relative_ ? Deadline::at(now + std::max(timeout_, Clock::duration::zero())) : deadline_;
+    }
+
+private:
+    Deadline deadline_ = Deadline::at(Clock::time_point{});
+    Clock::duration timeout_{};
+    bool relative_ = false;
+};
+
 enum class WaitStatus { ready, timed_out };
 
 // What a futex sleeper needs from the caller: the word that changes when the condition may have
@@ -194,6 +215,9 @@ struct SleepSchedule {
 // A plain value of the handle: one thread at a time, like the handle.
 class ArrivalEstimate {
 public:
+    // The handle got an event it did not wait for, and read no clock for it (a ring reader that
+    // is behind, at full speed): the next waited event starts a gap, closing none.
+    void arrived_without_waiting() noexcept { have_last_ = false; }
     // The handle got an event. `waited`: it had to wait for it (it was caught up), so the time
     // since the previous event is a gap of the source; otherwise the event was already there.
     void arrived(Clock::time_point now, bool waited) noexcept {
@@ -315,6 +339,11 @@ struct AutoWait {
 
 // Runtime choice of strategy, for tools and benchmarks that take it from the command line.
 using AnyWait = std::variant<AutoWait, BusySpin, SpinThenYield, SpinThenSleep, FutexWait>;
+
+// Whether waits with strategy S use the handle's ArrivalEstimate, so that a handle reads the
+// clock to feed it only where that is of use.
+template <class S>
+inline constexpr bool kLearnsArrivals = std::is_same_v<S, AutoWait> || std::is_same_v<S, AnyWait>;
 
 [[nodiscard]] inline std::optional<AnyWait> parse_wait(std::string_view name) noexcept {
     if (name == BusySpin::name) return AnyWait{BusySpin{}};

@@ -10,6 +10,7 @@
 
 #include "../layout.hpp"
 #include "../wait.hpp"
+#include "asymmetric_fence.hpp"
 #include "atomic.hpp"
 #include "futex.hpp"
 #include "roster.hpp"
@@ -46,6 +47,11 @@ struct SlotHolder {
     // The producer runs on our kernel (its header's producer_host_id is ours): its futex wakes
     // reach us. Across a VM boundary they do not, and waits must not rely on them.
     bool producer_shares_kernel = false;
+    // Wake-up handshakes with the producer use asymmetric fences (kRegionFlagAsymmetricWake, and
+    // this process registered): announce, then heavy_fence(), before a futex sleep; a compiler
+    // barrier between storing our read position and checking producer_waiting.
+    bool asymmetric_wakes = false;
+    std::uint16_t producer_minor = 0;  // the producer's protocol minor version (validated header)
 
     // The epoch first: the header sits at a fixed offset, so this load is sound even when a new
     // layout has moved the slot table. A copy-out followed by an acquire fence and this check
@@ -108,6 +114,9 @@ struct ConsumerSleeper {
     void announce() const noexcept {
         if (!holder->producer_shares_kernel || !holder->holds()) return;
         std::atomic_ref<std::uint64_t>(*sleepers).fetch_or(holder->bit(), std::memory_order_relaxed);  // consumer-only word
+        // Pairs with the producer's light fence between its publish and its check of the
+        // sleepers word (wake_sleepers); the wait's own fence follows (wait.hpp).
+        if (holder->asymmetric_wakes) heavy_fence();
     }
     // Never on another kernel than the producer's: such a consumer never announces, and an RMW
     // from there could race with this side's (layout.hpp). With slot sides its slot's bit is
@@ -120,9 +129,11 @@ struct ConsumerSleeper {
     }
 };
 
-// Producer side of the same handshake, after publishing a change to `word`.
-inline void wake_sleepers(const std::uint64_t& sleepers, const std::uint32_t* word) noexcept {
-    fence_seq_cst();  // pairs with FutexWait's fence after announce
+// Producer side of the same handshake, after publishing a change to `word`. `light`: every
+// consumer that may sleep on it issues a heavy fence after announcing (the roster's
+// light_wakes()); otherwise a full fence, which pairs with FutexWait's fence after announce.
+inline void wake_sleepers(const std::uint64_t& sleepers, const std::uint32_t* word, bool light) noexcept {
+    light_or_full_fence(light);
     if (load_relaxed(sleepers) != 0) futex_wake_all(word);
 }
 

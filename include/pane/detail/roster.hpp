@@ -46,8 +46,11 @@ struct SlotRange {
 
 class ConsumerRoster {
 public:
-    ConsumerRoster(ConsumerSlot* slots, std::uint32_t count, std::uint64_t epoch, Clock::duration timeout) noexcept
-        : slots_(slots), count_(count), epoch_(epoch), timeout_(timeout) {}
+    // `asymmetric_wakes`: this epoch's kRegionFlagAsymmetricWake (the producer's process is
+    // registered for membarrier barriers).
+    ConsumerRoster(ConsumerSlot* slots, std::uint32_t count, std::uint64_t epoch, Clock::duration timeout,
+                   bool asymmetric_wakes) noexcept
+        : slots_(slots), count_(count), epoch_(epoch), timeout_(timeout), asymmetric_wakes_(asymmetric_wakes) {}
 
     // At (re)initialisation: every slot still held belongs to the previous epoch. Mark each
     // released so a consumer can claim it again; the holders noticed the epoch change (or are dead).
@@ -82,6 +85,16 @@ public:
         return same_kernel(load_relaxed(slots_[index].host_id));  // the holder's word, written once at claim
     }
 
+    // Whether a publish may check for sleepers after a compiler barrier alone (wake_sleepers):
+    // the region says so, and no holder on our kernel, as of the last refresh, lacks
+    // kConsumerFeatureHeavyFence. A holder that claimed its slot since then is not known yet:
+    // if it is an older consumer, it can miss one wake (in the instant the publish's stores are
+    // not yet visible), which its futex slice bounds. Holders on other kernels never sleep on a
+    // futex of ours, so they do not count.
+    [[nodiscard]] bool light_wakes() const noexcept { return asymmetric_wakes_ && heavy_fence_missing_ == 0; }
+    // Whether the producer issues a heavy fence before sleeping for room (kRegionFlagAsymmetricWake).
+    [[nodiscard]] bool asymmetric_wakes() const noexcept { return asymmetric_wakes_; }
+
     [[nodiscard]] std::uint64_t live_mask() const noexcept { return live_mask_; }
     [[nodiscard]] std::uint64_t claim_of(std::uint32_t index) const noexcept { return claims_[index]; }
     [[nodiscard]] std::uint32_t count() const noexcept { return count_; }
@@ -114,11 +127,16 @@ private:
         const auto state = static_cast<ConsumerState>(load_acquire(slot.state));
         const bool live = state == ConsumerState::attached && load_relaxed(slot.attach_epoch) == epoch_;
         live_mask_ = live ? (live_mask_ | bit) : (live_mask_ & ~bit);
+        // Until its state says attached, a holder may not have written its features yet.
+        const bool heavy_fence = live && (load_relaxed(slot.features) & kConsumerFeatureHeavyFence) != 0;
+        const bool may_sleep_here = same_kernel(load_relaxed(slot.host_id));
+        heavy_fence_missing_ = (may_sleep_here && !heavy_fence) ? (heavy_fence_missing_ | bit) : (heavy_fence_missing_ & ~bit);
     }
 
     void forget(std::uint32_t i) noexcept {
         claims_[i] = 0;
         live_mask_ &= ~(std::uint64_t{1} << i);
+        heavy_fence_missing_ &= ~(std::uint64_t{1} << i);
     }
 
     void reap(std::uint32_t i, std::uint64_t claim) noexcept {
@@ -137,6 +155,8 @@ private:
     Clock::duration timeout_;
     Clock::time_point last_refresh_{};
     std::uint64_t live_mask_ = 0;
+    std::uint64_t heavy_fence_missing_ = 0;  // holders on our kernel without kConsumerFeatureHeavyFence
+    bool asymmetric_wakes_ = false;
     std::uint64_t reaped_total_ = 0;
     std::array<std::uint64_t, kMaxConsumers> claims_{};
     std::array<std::uint64_t, kMaxConsumers> heartbeats_{};
