@@ -211,7 +211,8 @@ public:
     }
     // How much copy_rows copies between two publishes of progress. Each publish costs a seq_cst
     // fence and a load (plus a futex wake when a reader sleeps); a reader trails by one chunk.
-    // Measured in docs/perf-frames.md: ...
+    // On the development VM 64 KiB to 1 MiB made no difference the machine's noise did not
+    // swamp (docs/perf-frames.md); 128 KiB is 8 rows of a 4K frame, ~270 publishes per frame.
     static constexpr std::size_t kCopyPublishBytes = 128 * 1024;
     [[nodiscard]] bool finished() const noexcept { return published_rows_ == descriptor_.height; }
 
