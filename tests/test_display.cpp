@@ -2,8 +2,11 @@
 // Display channels on an in-process region: frames (latest-frame semantics, progressive read,
 // leases and reuse with a dead consumer, generation check, validation on both sides), cursor
 // shape and position (round trips, validation), control (each message type, flow control,
-// rejection of invalid messages).
+// rejection of invalid messages); FrameWriter::copy_rows (strides, progress, refusals, a
+// progressive reader thread).
+#include <atomic>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "catch.hpp"
@@ -335,4 +338,173 @@ TEST_CASE("frames: every descriptor rule, forged in shared memory, is caught by 
         CHECK(fc.acquire_latest(view) == FrameStatus::broken);
         CHECK(fc.violations() == 1);
     }
+}
+
+namespace {
+
+// Row y of a source image with `stride` bytes per row: a ramp that differs per row and per seed.
+std::vector<std::byte> source_rows(std::uint32_t rows, std::size_t stride, unsigned seed) {
+    std::vector<std::byte> v(std::size_t{rows} * stride);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<std::byte>((i / stride * 5 + i % stride + seed) & 0xff);
+    return v;
+}
+
+bool rows_equal(const FrameWriter& w, std::uint32_t first, std::uint32_t rows, const std::byte* src, std::size_t src_stride) {
+    const std::size_t row_bytes = std::size_t{w.descriptor().width} * 4;
+    for (std::uint32_t y = 0; y < rows; ++y) {
+        if (std::memcmp(w.row(first + y), src + std::size_t{y} * src_stride, row_bytes) != 0) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("frames: copy_rows copies with any source stride and leaves the frame's padding alone", "[display][frames]") {
+    Display d;
+    for (const std::uint32_t frame_stride : {0u, 64u * 4 + 24}) {
+        for (const std::size_t src_stride : {std::size_t{0}, std::size_t{64 * 4}, std::size_t{64 * 4 + 13}}) {
+            INFO("frame stride " << frame_stride << " source stride " << src_stride);
+            FrameWriter w;
+            FrameInfo info;
+            info.width = 64;
+            info.height = 32;
+            info.stride = frame_stride;
+            REQUIRE(d.frames.begin(info, w) == FrameStatus::ok);
+            std::memset(w.bytes().data(), 0xEE, w.bytes().size());
+            const std::size_t step = src_stride != 0 ? src_stride : 64 * 4;
+            const auto src = source_rows(32, step, static_cast<unsigned>(src_stride + frame_stride));
+            REQUIRE(w.copy_rows(0, 32, src.data(), src_stride) == RowCopyStatus::ok);
+            CHECK(rows_equal(w, 0, 32, src.data(), step));
+            CHECK(w.finished());
+            const std::uint32_t stride = w.descriptor().stride;
+            bool padding_untouched = true;
+            for (std::uint32_t y = 0; y < 32; ++y) {
+                for (std::uint32_t x = 64 * 4; x < stride; ++x) padding_untouched &= w.row(y)[x] == std::byte{0xEE};
+            }
+            CHECK(padding_untouched);
+        }
+    }
+}
+
+TEST_CASE("frames: copy_rows publishes only progress contiguous from the top", "[display][frames]") {
+    Display d;
+    auto cs = d.attach();
+    auto fc = cs.frames("frames").value();
+    FrameWriter w;
+    FrameInfo info;
+    info.width = 64;
+    info.height = 32;
+    REQUIRE(d.frames.begin(info, w) == FrameStatus::ok);
+    FrameView view;
+    REQUIRE(fc.acquire_latest(view) == FrameStatus::ok);
+    const auto src = source_rows(32, 64 * 4, 9);
+    const auto at = [&](std::uint32_t y) { return src.data() + std::size_t{y} * 64 * 4; };
+    REQUIRE(w.copy_rows(0, 10, at(0), 0) == RowCopyStatus::ok);
+    CHECK(view.rows_ready() == 10);
+    REQUIRE(w.copy_rows(20, 5, at(20), 0) == RowCopyStatus::ok);  // a gap: rows 10..19 unwritten
+    CHECK(view.rows_ready() == 10);
+    REQUIRE(w.copy_rows(10, 10, at(10), 0) == RowCopyStatus::ok);  // fills the gap up to 20 only
+    CHECK(view.rows_ready() == 20);
+    w.rows_ready(25);  // the caller knows rows 20..24 are there
+    CHECK(view.rows_ready() == 25);
+    CHECK(w.copy_rows(25, 0, nullptr, 0) == RowCopyStatus::ok);  // nothing to do
+    REQUIRE(w.copy_rows(25, 7, at(25), 0) == RowCopyStatus::ok);
+    CHECK(view.rows_ready() == 32);
+    CHECK(w.finished());
+    CHECK(std::memcmp(view.bytes().data(), src.data(), src.size()) == 0);
+    CHECK(view.verify() == FrameStatus::ok);
+}
+
+TEST_CASE("frames: copy_rows refuses bad arguments and writes nothing", "[display][frames][hostile]") {
+    Display d;
+    const auto src = source_rows(32, 64 * 4, 3);
+    FrameWriter none;
+    CHECK(none.copy_rows(0, 1, src.data(), 0) == RowCopyStatus::no_frame);
+    FrameWriter w;
+    FrameInfo info;
+    info.width = 64;
+    info.height = 32;
+    REQUIRE(d.frames.begin(info, w) == FrameStatus::ok);
+    std::memset(w.bytes().data(), 0xEE, w.bytes().size());
+    const std::vector<std::byte> untouched(w.bytes().begin(), w.bytes().end());
+    CHECK(w.copy_rows(30, 3, src.data(), 0) == RowCopyStatus::out_of_range);  // past the last row
+    CHECK(w.copy_rows(32, 1, src.data(), 0) == RowCopyStatus::out_of_range);
+    CHECK(w.copy_rows(0xffffffffu, 2, src.data(), 0) == RowCopyStatus::out_of_range);  // wraps in 32 bits
+    CHECK(w.copy_rows(0, 0xffffffffu, src.data(), 0) == RowCopyStatus::out_of_range);
+    CHECK(w.copy_rows(0, 2, src.data(), 64 * 4 - 1) == RowCopyStatus::out_of_range);  // rows would overlap
+    CHECK(w.copy_rows(0, 2, nullptr, 0) == RowCopyStatus::out_of_range);
+    CHECK(std::memcmp(w.bytes().data(), untouched.data(), untouched.size()) == 0);
+    CHECK_FALSE(w.finished());
+    REQUIRE(w.copy_rows(0, 8, src.data(), 0) == RowCopyStatus::ok);
+    // Rows a consumer may already be reading as complete are never rewritten.
+    CHECK(w.copy_rows(7, 2, src.data(), 0) == RowCopyStatus::already_published);
+    REQUIRE(w.copy_rows(8, 24, src.data() + 8 * 64 * 4, 0) == RowCopyStatus::ok);
+    CHECK(w.copy_rows(0, 1, src.data(), 0) == RowCopyStatus::already_published);
+    CHECK(rows_equal(w, 0, 32, src.data(), 64 * 4));
+}
+
+TEST_CASE("frames: a consumer thread reading rows as copy_rows publishes them sees every row right", "[display][frames]") {
+    // Frames of 2 MiB: copy_rows publishes progress several times per frame.
+    constexpr std::uint32_t kWidth = 1024, kHeight = 512, kFrames = 6;
+    constexpr std::size_t kRow = std::size_t{kWidth} * 4;
+    static_assert(kRow * kHeight > 4 * FrameWriter::kCopyPublishBytes);
+    RegionSpec spec;
+    spec.max_consumers = 2;
+    spec.remote_consumer_slots = 0;
+    spec.add(FrameSpec{"frames", kWidth, kHeight, 4, 3, 8});
+    auto region = pane_test::memory_region(spec);
+    auto producer = ProducerSession::create(region.bytes(), spec).value();
+    auto frames = producer.frames("frames").value();
+    auto cs = ConsumerSession::attach(region.bytes()).value();
+    auto fc = cs.frames("frames").value();
+
+    std::vector<std::vector<std::byte>> sources;
+    for (unsigned k = 0; k < kFrames; ++k) sources.push_back(source_rows(kHeight, kRow, k * 17));
+    std::atomic<std::uint32_t> frames_read{0};
+    std::atomic<int> bad_rows{0};
+    std::atomic<int> bad_status{0};
+    std::uint32_t partial_observations = 0;  // how often the reader found a frame part-written
+    std::thread reader([&] {
+        FrameView view;
+        for (std::uint32_t k = 0; k < kFrames; ++k) {
+            if (fc.wait_latest(view, AutoWait{}, Deadline::after(10s)) != FrameStatus::ok) {
+                ++bad_status;
+                return;
+            }
+            const auto frame = static_cast<std::size_t>(view.descriptor().serial - kFirstSerial - 1);
+            if (frame >= kFrames) {
+                ++bad_status;
+                return;
+            }
+            for (std::uint32_t read = 0; read < kHeight;) {
+                if (view.wait_rows(read + 1, AutoWait{}, Deadline::after(10s)) != FrameStatus::ok) {
+                    ++bad_status;
+                    return;
+                }
+                const std::uint32_t ready = view.rows_ready();
+                if (ready < kHeight) ++partial_observations;
+                for (; read < ready; ++read) {
+                    if (std::memcmp(view.row(read), sources[frame].data() + read * kRow, kRow) != 0) ++bad_rows;
+                }
+            }
+            if (view.verify() != FrameStatus::ok) ++bad_status;
+            frames_read.store(k + 1);
+        }
+    });
+    for (std::uint32_t k = 0; k < kFrames; ++k) {
+        FrameWriter w;
+        FrameInfo info;
+        info.width = kWidth;
+        info.height = kHeight;
+        REQUIRE(frames.begin(info, w) == FrameStatus::ok);
+        REQUIRE(w.copy_rows(0, kHeight, sources[k].data(), kRow) == RowCopyStatus::ok);
+        CHECK(w.finished());
+        // One frame at a time, so the reader reads every frame (this test is about rows).
+        CHECK(pane_test::eventually([&] { return frames_read.load() > k || bad_status.load() != 0; }, 10s));
+    }
+    reader.join();
+    INFO("the reader found a frame part-written " << partial_observations << " times");
+    CHECK(bad_status.load() == 0);
+    CHECK(bad_rows.load() == 0);
+    CHECK(frames_read.load() == kFrames);
 }

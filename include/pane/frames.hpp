@@ -38,6 +38,7 @@
 #include "detail/word_copy.hpp"
 #include "display_layout.hpp"
 #include "ring.hpp"
+#include "stream_copy.hpp"
 #include "wait.hpp"
 
 namespace pane {
@@ -53,6 +54,14 @@ enum class FrameStatus {
     broken,          // consumer: the producer published an invalid descriptor (counted)
     epoch_changed,   // consumer: the producer re-initialised the region: attach again
     slot_lost,       // consumer: our slot was reaped (or detached): attach again
+};
+
+// What FrameWriter::copy_rows did. Every refusal writes nothing.
+enum class RowCopyStatus {
+    ok,                 // the rows were copied; progress published as far as it is contiguous (see copy_rows)
+    no_frame,           // the writer holds no frame (default-constructed, or its begin() failed)
+    out_of_range,       // first_row + rows > height, a source stride below the row's bytes, or no source
+    already_published,  // first_row is below the published progress: those rows are promised complete
 };
 
 namespace detail {
@@ -164,6 +173,47 @@ public:
         detail::wake_sleepers(*sleepers_, &state_->rows_ready, false);  // a few per frame: a full fence is free
     }
     void finish() noexcept { rows_ready(descriptor_.height); }
+
+    // Copies rows [first_row, first_row + rows) of the frame from a private buffer (row y of the
+    // copy at src + (y - first_row) * src_stride; src_stride 0 means packed, width * bpp) with
+    // streaming stores (stream_copy.hpp), width * bpp bytes per row; the frame's row padding is
+    // left alone. Nothing is written unless the whole range fits the frame (out_of_range) and
+    // starts at or after the published progress (already_published: consumers may be reading
+    // those rows as complete). rows == 0 is ok and writes nothing.
+    //
+    // Progress: when first_row equals the published progress (the rows above are complete),
+    // rows_ready advances after every kCopyPublishBytes copied, so a consumer reading
+    // progressively trails the copy by one chunk; the last chunk is published before returning.
+    // When first_row is beyond the published progress, nothing is published: copy_rows cannot
+    // know that the rows in between were written; the caller publishes with rows_ready(n) once
+    // they are. (Rows [0, n) complete is the only progress the protocol can express, 10.8 step 6.)
+    [[nodiscard]] RowCopyStatus copy_rows(std::uint32_t first_row, std::uint32_t rows, const std::byte* src,
+                                          std::size_t src_stride) noexcept {
+        if (state_ == nullptr) return RowCopyStatus::no_frame;
+        if (rows == 0) return RowCopyStatus::ok;
+        const std::size_t row_bytes = std::size_t{descriptor_.width} * bytes_per_pixel(static_cast<FrameFormat>(descriptor_.format));
+        if (src_stride == 0) src_stride = row_bytes;
+        if (src == nullptr || src_stride < row_bytes || std::uint64_t{first_row} + rows > descriptor_.height) {
+            return RowCopyStatus::out_of_range;
+        }
+        if (first_row < published_rows_) return RowCopyStatus::already_published;
+        const bool publish = first_row == published_rows_;
+        const std::uint32_t chunk = static_cast<std::uint32_t>(std::max<std::size_t>(1, kCopyPublishBytes / row_bytes));
+        for (std::uint32_t done = 0; done < rows;) {
+            const std::uint32_t n = std::min(chunk, rows - done);
+            // Ends with a store fence when it streamed: the rows are ordered before F1 in rows_ready.
+            stream_copy_rows(row(first_row + done), descriptor_.stride, src + std::size_t{done} * src_stride, src_stride,
+                             row_bytes, n);
+            done += n;
+            if (publish) rows_ready(first_row + done);
+        }
+        return RowCopyStatus::ok;
+    }
+    // How much copy_rows copies between two publishes of progress. Each publish costs a seq_cst
+    // fence and a load (plus a futex wake when a reader sleeps); a reader trails by one chunk.
+    // On the development VM 64 KiB to 1 MiB made no difference the machine's noise did not
+    // swamp (docs/perf-frames.md); 128 KiB is 8 rows of a 4K frame, ~270 publishes per frame.
+    static constexpr std::size_t kCopyPublishBytes = 128 * 1024;
     [[nodiscard]] bool finished() const noexcept { return published_rows_ == descriptor_.height; }
 
 private:
@@ -329,8 +379,14 @@ public:
         return std::min(detail::load_acquire(state_->rows_ready), descriptor_.height);
     }
     // Waits until at least `n` rows are ready: ok, timed_out, or (promptly) epoch_changed /
-    // slot_lost. A futex sleeper waits on rows_ready itself; the producer wakes announced
-    // sleepers when it publishes progress. Each round of the wait moves our heartbeat.
+    // slot_lost. Each round of the wait moves our heartbeat.
+    //
+    // While the producer is visibly writing the frame (rows_ready moved within the last
+    // kProgressPoll) this polls, whatever the strategy: the next publish is microseconds away,
+    // and sleeping on the futex would cost the producer a wake system call per publish and us a
+    // context switch each (at 4K, a few hundred per frame: docs/perf-frames.md). Once progress
+    // stalls for kProgressPoll, the strategy waits: a futex sleeper on rows_ready itself, woken
+    // by the producer when it publishes progress.
     template <class Strategy>
     [[nodiscard]] FrameStatus wait_rows(std::uint32_t n, const Strategy& strategy, WaitLimit limit) const {
         const Deadline deadline = limit.start(Clock::now());
@@ -341,8 +397,11 @@ public:
             holder_.keep_alive();
             return false;
         };
-        const detail::ConsumerSleeper sleeper{sleepers_, &holder_, &state_->rows_ready};
-        const WaitStatus w = wait_for(strategy, ready, sleeper, deadline);
+        WaitStatus w = poll_progress(ready, deadline);
+        if (w == WaitStatus::timed_out && !deadline.passed(Clock::now())) {
+            const detail::ConsumerSleeper sleeper{sleepers_, &holder_, &state_->rows_ready};
+            w = wait_for(strategy, ready, sleeper, deadline);
+        }
         if (const auto s = holder_.check_in(); s != detail::Standing::current) return detail::frame_status(s);
         return w == WaitStatus::ready ? FrameStatus::ok : FrameStatus::timed_out;
     }
@@ -364,8 +423,31 @@ public:
     // True when the producer runs on this kernel, so descriptor().producer_time_ns is on our clock.
     [[nodiscard]] bool same_host() const noexcept { return same_host_; }
 
+    // How long wait_rows keeps polling after the last change of progress it saw.
+    static constexpr std::chrono::microseconds kProgressPoll{100};
+
 private:
     friend class FrameConsumer;
+
+    // Polls `ready` while progress keeps moving: ready, or timed_out once it has not moved for
+    // kProgressPoll (the first window counts from the call) or the deadline passed.
+    template <class Ready>
+    [[nodiscard]] WaitStatus poll_progress(Ready& ready, Deadline deadline) const {
+        std::uint32_t seen = detail::load_relaxed(state_->rows_ready);
+        auto moved = Clock::now();
+        for (unsigned polls = 1;; ++polls) {
+            if (ready()) return WaitStatus::ready;
+            detail::cpu_relax();
+            if (const std::uint32_t now_seen = detail::load_relaxed(state_->rows_ready); now_seen != seen) {
+                seen = now_seen;  // at most once per publish: the clock read is cheap beside it
+                moved = Clock::now();
+            } else if (polls % detail::kPollsPerClockRead == 0) {
+                const auto now = Clock::now();
+                if (now - moved > kProgressPoll || deadline.passed(now)) return WaitStatus::timed_out;
+            }
+        }
+    }
+
     FrameDescriptor descriptor_{};
     std::span<const std::byte> bytes_{};
     const FrameBufferState* state_ = nullptr;
