@@ -11,6 +11,8 @@
 #include <fstream>
 #include <set>
 
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/utsname.h>
 
 #include "bench/common.hpp"
@@ -182,6 +184,7 @@ std::string cell_title(const Cell& c) {
 // Running
 
 int run_child(const pt::Options& opt) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent (a child may block in read)
     const Job job = Job::from(opt);
     ControlMap ctl(job.base + "-ctl", false);
     pin_to(job.cpu);
@@ -587,6 +590,13 @@ int run(int argc, char** argv) {
     const int parent_cpu = pin ? cpus[0] : -1, child_cpu = pin ? cpus[1] : -1;
     if (pin && !pin_to(parent_cpu)) throw BenchError("sched_setaffinity failed");
     const std::vector<int> accounted = pin ? std::vector<int>{parent_cpu, child_cpu} : std::vector<int>{};
+
+    // A child that dies must interrupt a blocking read of ours on a descriptor we also hold
+    // (an eventfd never reads as closed): SIGCHLD without SA_RESTART makes it return EINTR, and
+    // the reader then asks whether the child is still alive.
+    struct sigaction sa{};
+    sa.sa_handler = [](int) {};
+    ::sigaction(SIGCHLD, &sa, nullptr);
 
     const std::string base = "pane-bench-" + std::to_string(::getpid());
     ControlMap ctl(base + "-ctl", true);

@@ -104,6 +104,8 @@ private:
 // the other, so this is the hardware's (and hypervisor's) floor for any shared-memory round
 // trip. A value with kEndBit set ends the probe.
 
+inline constexpr std::size_t kMinProbeSamples = 2000;
+
 struct ProbeResult {
     pt::Percentiles ns;  // round trip percentiles
     std::uint64_t samples = 0;
@@ -118,7 +120,8 @@ ProbeResult probe_parent(Control& ctl, std::chrono::milliseconds duration, Alive
     const std::uint64_t start = now_ns();
     const std::uint64_t stop = start + static_cast<std::uint64_t>(duration.count()) * 1'000'000ull;
     std::uint64_t t = start;
-    while (t < stop) {
+    // At least kMinSamples: a probe descheduled for one whole slice must still have a median.
+    while (t < stop || samples.size() < kMinProbeSamples) {
         ++seq;
         ctl.ping.store(seq);
         spin_until([&] { return ctl.pong.load() == seq; }, deadline, "the floor probe's answer", alive);

@@ -124,7 +124,8 @@ struct ParentLinks {
     std::optional<PaneRegion> pane_a;      // the parent produces
     std::optional<PaneAttachment> pane_b;  // the child produces (round trip, wake, frames)
     Fd pipe_a[2], pipe_b[2], sock[2], efd_a, efd_b;
-    std::vector<Fd*> child_ends;
+    std::vector<Fd*> child_ends;  // the child's ends: inherited, then closed here
+    std::vector<int> shared_fds;  // inherited, and used here too (eventfd)
     std::unique_ptr<bi::message_queue> mq_a, mq_b;
     std::vector<std::string> mq_names;
     std::optional<SpscSegment> spsc;
@@ -140,6 +141,7 @@ struct ParentLinks {
     [[nodiscard]] std::vector<int> child_fds() const {
         std::vector<int> fds;
         for (const Fd* f : child_ends) fds.push_back(f->get());
+        fds.insert(fds.end(), shared_fds.begin(), shared_fds.end());
         return fds;
     }
     void close_child_ends() {

@@ -59,6 +59,7 @@ void make_parent_links(Job& job, ParentLinks& l, bool back) {
         job.fd_a = l.efd_a.get();
         job.fd_b = l.efd_b.get();
         // The child inherits both; the parent keeps its own copies (an eventfd is one object).
+        l.shared_fds = {l.efd_a.get(), l.efd_b.get()};
     } else if (t == "mq") {
         try {
             for (const char* dir : {"a", "b"}) {
