@@ -76,13 +76,13 @@ Settings settings_for(bool quick) {
     if (quick) {
         s.quick = true;
         s.rounds = 3;
-        s.body_s = 0.05;
+        s.body_s = 0.04;
         s.fanout_s = 0.04;
-        s.wake_fast_s = 0.25;
-        s.wake_slow_s = 0.4;
-        s.frames = 8;
-        s.probe = std::chrono::milliseconds(15);
-        s.fanout_sizes = {16, 4096};
+        s.wake_fast_s = 0.2;
+        s.wake_slow_s = 0.3;
+        s.frames = 5;
+        s.probe = std::chrono::milliseconds(10);
+        s.fanout_sizes = {16};
     }
     return s;
 }

@@ -36,11 +36,16 @@ inline Buffer make_buffer(std::size_t bytes) {
     return Buffer(p);
 }
 
-// The pattern: byte x of row y; the first 8 bytes of each row are the frame's index instead.
+// The pattern: every row is the same run of bytes (x * 7), but for two words: the first 8
+// bytes carry the frame's index (stamp_rows), the next 8 the row number, so a row from another
+// frame or from another row of this one never passes for the right one.
 inline void make_pattern(std::byte* frame, std::uint32_t width, std::uint32_t height) {
     const std::size_t stride = std::size_t{width} * 4;
+    for (std::size_t x = 0; x < stride; ++x) frame[x] = std::byte(static_cast<std::uint8_t>(x * 7));
     for (std::uint32_t y = 0; y < height; ++y) {
-        for (std::size_t x = 0; x < stride; ++x) frame[y * stride + x] = std::byte(static_cast<std::uint8_t>(x * 7 + y * 13));
+        if (y > 0) std::memcpy(frame + y * stride, frame, stride);
+        const std::uint64_t row = y;
+        std::memcpy(frame + y * stride + 8, &row, sizeof row);
     }
 }
 
