@@ -627,6 +627,7 @@ int run(int argc, char** argv) {
         // Debian's python3 has python3-matplotlib; a python3 earlier on PATH (pyenv) may not.
         const char* python = ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
         const std::string cmd = fmt::format("{} '{}' '{}' '{}'", python, PANE_BENCH_PLOT_SCRIPT, path, dir);
+        std::fflush(stdout);  // our tables first, then the script's line
         if (std::system(cmd.c_str()) != 0) fmt::print(stderr, "pane-bench: plotting failed: {}\n", cmd);
     }
     return ok ? 0 : 1;
