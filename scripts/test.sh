@@ -102,7 +102,7 @@ run_bench() {
     echo "bench: no build-test/tools/pane-bench (the main pass did not build it); skipped"; return
   fi
   if meson test -C build-test --benchmark --print-errorlogs --num-processes 1; then
-    sed -n '/^pane-bench, /,/^result: /p' build-test/meson-logs/benchmarklog.txt
+    sed -n '/^pane-bench, /,/^result: /p' build-test/meson-logs/testlog.txt  # meson 1.0 logs benchmarks there
     echo "bench: 1 passed, 0 failed"; total_passed=$((total_passed + 1))
   else
     echo "bench: 0 passed, 1 failed (a message failed verification or a measurement crashed)"
