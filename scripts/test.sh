@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Builds and runs every test pass and prints one closing line "N passed, N failed" (Catch2 test
 # cases, summed over passes). Passes:
-#   main      g++, -Werror, all suites
+#   main      g++, -Werror, all suites; then `pane-bench --quick` once through `meson test
+#             --benchmark` (its tables printed; fails only on a verification error or a crash)
 #   asan      g++, AddressSanitizer + UndefinedBehaviorSanitizer, all suites
 #   mingw     the Windows cross build (MinGW-w64, cross/mingw-w64-x86_64.txt) with -Werror, its
 #             programs run under wine: one case, passed if everything built and ran
@@ -92,12 +93,30 @@ run_mingw() {
   fi
 }
 
+# After the main pass: `meson test --benchmark` in its build directory runs `pane-bench --quick`
+# once (about a minute) and prints its tables. Targets never fail it; a message that fails
+# verification, or a measurement that crashes, does (one failed case). PANE_BENCH=0 skips it.
+run_bench() {
+  echo "=== bench (pane-bench --quick, after the main pass)"
+  if [ ! -x build-test/tools/pane-bench ]; then
+    echo "bench: no build-test/tools/pane-bench (the main pass did not build it); skipped"; return
+  fi
+  if meson test -C build-test --benchmark --print-errorlogs --num-processes 1; then
+    sed -n '/^pane-bench, /,/^result: /p' build-test/meson-logs/testlog.txt  # meson 1.0 logs benchmarks there
+    echo "bench: 1 passed, 0 failed"; total_passed=$((total_passed + 1))
+  else
+    echo "bench: 0 passed, 1 failed (a message failed verification or a measurement crashed)"
+    total_failed=$((total_failed + 1)); status=1
+  fi
+}
+
 # The Windows pass runs by default too (PANE_PASSES overrides).
 [ -n "${PANE_PASSES:-}" ] || passes="$passes mingw"
 
 for pass in $passes; do
   case $pass in
-    main) run_pass main build-test "-Dwerror=true --buildtype=debugoptimized" "unit concurrency interleave multiprocess examples" ;;
+    main) run_pass main build-test "-Dwerror=true --buildtype=debugoptimized" "unit concurrency interleave multiprocess examples"
+          [ "${PANE_BENCH:-1}" = 0 ] || run_bench ;;
     asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
           run_pass asan build-asan "-Dwerror=true --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false" \
           "unit concurrency interleave multiprocess" ;;

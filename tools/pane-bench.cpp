@@ -1,379 +1,635 @@
 // SPDX-License-Identifier: MIT
-// pane-bench: a producer process and a consumer process over a POSIX shm region. The consumer
-// is this program re-run as a child. Phase 1 pushes messages through a lossless ring as fast as
-// possible (throughput, with order and content checked); phase 2 sends them at a fixed rate and
-// measures one-way latency (both processes read one host's monotonic clock). Ends with a report.
-#include <chrono>
-#include <cstring>
-#include <string>
-#include <thread>
-#include <vector>
+// pane-bench: Pane's performance instrument. Every measurement runs between this process and a
+// child (this program run again), pinned to two different CPUs, over POSIX shm; every message is
+// checked (order and content) on every transport, Pane and baselines alike. Each measurement is
+// bracketed by a floor probe (a one-cache-line ping-pong between the same two processes) and by
+// CPU accounting that flags rounds in which other processes used our CPUs. The whole plan runs
+// in rounds; the report gives medians over rounds. See docs/performance.md.
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <set>
 
-#include <sys/wait.h>
-#include <unistd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/utsname.h>
 
-#include <fmt/core.h>
-
-#include <pane/map/shm.hpp>
-#include <pane/pane.hpp>
-
+#include "bench/common.hpp"
+#include "bench/control.hpp"
+#include "bench/frames.hpp"
+#include "bench/job.hpp"
+#include "bench/report.hpp"
+#include "bench/streams.hpp"
+#include "bench/transports.hpp"
+#include "bench/wake.hpp"
 #include "cli.hpp"
 
-using namespace std::chrono_literals;
-namespace pt = pane_tools;
+using namespace bench;
 
 namespace {
 
-constexpr const char* kHelp = R"(usage: pane-bench ring [options]
+constexpr const char* kHelp = R"(usage: pane-bench [SECTION...] [options]
 
-Runs a producer (this process) and a consumer (a child process) over a POSIX shm region, then
-sends the same messages through a pipe between the same processes as a baseline.
-  --messages N    throughput phase: messages through a lossless ring   (default 5000000)
-  --size BYTES    message size, 24..65536                              (default 64)
-  --capacity N    ring capacity, a power of two                        (default 4096)
-  --wait NAME     auto | spin | yield | sleep | futex                  (default auto)
-  --rate HZ       latency phase: messages per second                   (default 20000)
-  --latency N     latency phase: message count                         (default 20000)
-  --shm NAME      shm object name                                      (default pane-bench-PID)
-  --json          print the report as one JSON object
+Measures Pane between two pinned processes over POSIX shm against baselines measured in the same
+run (pipe, eventfd, Unix socket, Boost.Interprocess message_queue, Boost.Lockfree spsc_queue in
+shared memory, a one-cache-line ping-pong as the floor). Every message is verified.
+
+Sections (default: all of them, in this order):
+  ring        throughput, 1 consumer: 16/64/256/4096 B, lossless and overwrite, vs baselines;
+              the batch API vs spsc_queue (16 B)
+  fanout      throughput with 1/2/8/32 consumers; producer cost per push with 1 vs 32 consumers
+  roundtrip   round trip over two lossless rings vs the floor and the baselines (p50/p99/p99.9)
+  wait        wake latency and CPU of the waiting side per wait strategy, at 1 kHz and 60 Hz
+  frames      1920x1080 and 3840x2160 BGRA: begin() to every row read, progressive on/off,
+              vs memcpy, a non-temporal copy and read bandwidth
+
+Options:
+  --quick         short rounds, 3 of them (under a minute); the default is the full run
+  --rounds N      rounds (default 5, or 3 with --quick)
+  --json          print one JSON document (every round of every measurement) instead of tables
+  --markdown      print the tables as markdown (for docs/performance.md)
+  --plot DIR      also write DIR/bench.json and PNG charts into DIR (scripts/plot-bench.py)
+  --no-pin        do not pin the two processes to CPUs
   --help          this text
-Exit status: 0 if every message arrived in order and intact, 1 otherwise, 2 on usage errors.
+Exit status: 0 if every message of every measurement arrived intact (targets never fail the
+run), 1 if a message failed verification or a measurement failed, 2 on usage errors.
 )";
 
-// Message header; the rest of the message is filler derived from seq, verified by the consumer.
-struct Stamp {
-    std::uint64_t seq;
-    std::uint64_t sent_ns;  // producer's steady clock; compared only on the same host
-    std::uint64_t phase;
-};
-static_assert(sizeof(Stamp) == 24);
+const std::vector<std::string> kSections = {"ring", "fanout", "roundtrip", "wait", "frames"};
+const std::vector<std::size_t> kSizes = {16, 64, 256, 4096};
 
-std::uint64_t now_ns() {
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(pane::Clock::now().time_since_epoch()).count());
-}
-
-void fill(std::vector<std::byte>& m, std::uint64_t seq) {
-    for (std::size_t i = sizeof(Stamp); i < m.size(); ++i) m[i] = std::byte(static_cast<std::uint8_t>(seq + i));
-}
-bool filler_ok(const std::vector<std::byte>& m, std::size_t len, std::uint64_t seq) {
-    for (std::size_t i = sizeof(Stamp); i < len; ++i) {
-        if (m[i] != std::byte(static_cast<std::uint8_t>(seq + i))) return false;
-    }
-    return true;
-}
-
-constexpr int kBaselineFd = 3;  // the consumer child's end of the baseline pipe
-
-bool read_full(int fd, std::byte* p, std::size_t n) {
-    while (n > 0) {
-        const ssize_t r = ::read(fd, p, n);
-        if (r <= 0) return false;
-        p += r;
-        n -= static_cast<std::size_t>(r);
-    }
-    return true;
-}
-
-bool write_full(int fd, const std::byte* p, std::size_t n) {
-    while (n > 0) {
-        const ssize_t r = ::write(fd, p, n);
-        if (r <= 0) return false;
-        p += r;
-        n -= static_cast<std::size_t>(r);
-    }
-    return true;
-}
-
-struct PhaseResult {
-    std::uint64_t received = 0, lost = 0, errors = 0;
-    double seconds = 0;
-    pt::Percentiles latency_ns;
+struct Settings {
+    bool quick = false;
+    unsigned rounds = 5;
+    double body_s = 0.25;       // stream/roundtrip/publish body
+    double fanout_s = 0.15;     // fan-out bodies (many threads on one CPU: kept short)
+    double wake_fast_s = 1.0;   // 1 kHz
+    double wake_slow_s = 2.0;   // 60 Hz
+    unsigned frames = 30;
+    std::chrono::milliseconds probe{30};
+    std::vector<std::size_t> fanout_sizes = kSizes;
 };
 
-pane::RegionSpec make_spec(std::uint32_t size, std::uint32_t capacity) {
-    pane::RegionSpec spec;
-    spec.max_consumers = 4;
-    spec.add(pane::RingSpec{"bench", size, capacity, pane::RingPolicy::lossless});
-    return spec;
-}
-
-// Child: consume both phases, print "phase received lost errors seconds p50 p90 p99 p999 max".
-int run_consumer(const std::string& shm, std::uint64_t messages, std::uint64_t latency_messages,
-                 const pane::AnyWait& wait) {
-    auto mapping = pane::map::shm(shm, 0, pane::map::OpenMode::open_only);
-    if (!mapping) return 3;
-    auto session = pane::ConsumerSession::attach(mapping->bytes());
-    if (!session) return 3;
-    auto rx = session->byte_ring("bench");
-    if (!rx) return 3;
-    std::vector<std::byte> buf(rx->element_size());
-    // Percentiles are computed after both phases: sorting between them would delay the
-    // latency phase's first messages and show up as its tail.
-    std::vector<std::uint64_t> latencies[2];
-    PhaseResult results[2];
-    std::uint64_t expect = 0;
-    for (std::uint64_t phase = 0; phase < 2; ++phase) {
-        PhaseResult& r = results[phase];
-        const std::uint64_t count = phase == 0 ? messages : latency_messages;
-        latencies[phase].reserve(count);
-        auto start = pane::Clock::now();
-        const auto give_up = pane::Deadline::after(120s);
-        while (r.received < count) {
-            if ((r.received & 0x3ff) == 0) (void)session->tick();
-            auto p = rx->pop(buf, wait, pane::Deadline::after(100ms));
-            r.lost += p.lost;
-            if (p.status == pane::PopStatus::timed_out) {
-                if (give_up.passed(pane::Clock::now())) return 4;
-                continue;  // heartbeat and keep waiting
-            }
-            if (p.status != pane::PopStatus::ok) return 4;
-            const auto received_ns = now_ns();
-            Stamp s{};
-            std::memcpy(&s, buf.data(), sizeof(s));
-            if (r.received == 0) start = pane::Clock::now();
-            if (s.seq != expect || s.phase != phase || !filler_ok(buf, p.length, s.seq)) ++r.errors;
-            expect = s.seq + 1;
-            ++r.received;
-            latencies[phase].push_back(received_ns - s.sent_ns);
-        }
-        r.seconds = std::chrono::duration<double>(pane::Clock::now() - start).count();
+Settings settings_for(bool quick) {
+    Settings s;
+    if (quick) {
+        s.quick = true;
+        s.rounds = 3;
+        s.body_s = 0.04;
+        s.fanout_s = 0.04;
+        s.wake_fast_s = 0.2;
+        s.wake_slow_s = 0.3;
+        s.frames = 5;
+        s.probe = std::chrono::milliseconds(10);
+        s.fanout_sizes = {16};
     }
-    // Baseline: the same messages through a pipe (fd 3) between the same two processes.
-    PhaseResult pipe_result;
-    {
-        auto start = pane::Clock::now();
-        for (std::uint64_t i = 0; i < messages; ++i) {
-            if (!read_full(kBaselineFd, buf.data(), buf.size())) return 5;
-            if (i == 0) start = pane::Clock::now();
-            Stamp s{};
-            std::memcpy(&s, buf.data(), sizeof(s));
-            if (s.seq != i || s.phase != 2 || !filler_ok(buf, buf.size(), s.seq)) ++pipe_result.errors;
-            ++pipe_result.received;
-        }
-        pipe_result.seconds = std::chrono::duration<double>(pane::Clock::now() - start).count();
-    }
-    for (std::uint64_t phase = 0; phase < 2; ++phase) {
-        PhaseResult& r = results[phase];
-        r.latency_ns = pt::percentiles(latencies[phase]);
-        fmt::print("{} {} {} {} {:.9f} {} {} {} {} {}\n", phase, r.received, r.lost, r.errors, r.seconds,
-                   r.latency_ns.p50, r.latency_ns.p90, r.latency_ns.p99, r.latency_ns.p999, r.latency_ns.max);
-    }
-    fmt::print("2 {} 0 {} {:.9f} 0 0 0 0 0\n", pipe_result.received, pipe_result.errors, pipe_result.seconds);
-    std::fflush(stdout);
-    return 0;
-}
-
-struct Child {
-    pid_t pid = -1;
-    int out = -1;       // its report
-    int baseline = -1;  // our end of the baseline pipe
-};
-
-Child spawn_consumer(char* self, const std::vector<std::string>& args) {
-    int fds[2];
-    int data[2];
-    if (::pipe(fds) != 0 || ::pipe(data) != 0) throw std::runtime_error("pipe failed");
-    std::vector<std::string> store{self, "--consumer-child"};
-    store.insert(store.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& s : store) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        ::dup2(fds[1], STDOUT_FILENO);
-        ::dup2(data[0], kBaselineFd);
-        for (int fd : {fds[0], fds[1], data[0], data[1]}) ::close(fd);
-        ::execv("/proc/self/exe", argv.data());
-        ::_exit(127);
-    }
-    ::close(fds[1]);
-    ::close(data[0]);
-    return {pid, fds[0], data[1]};
-}
-
-std::string read_all(int fd) {
-    std::string s;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) s.append(buf, static_cast<std::size_t>(n));
-    ::close(fd);
     return s;
 }
 
-bool parse_phase(const std::string& line, PhaseResult& r) {
-    unsigned long long phase, received, lost, errors;
-    double seconds, p50, p90, p99, p999, max;
-    if (std::sscanf(line.c_str(), "%llu %llu %llu %llu %lf %lf %lf %lf %lf %lf", &phase, &received, &lost, &errors,
-                    &seconds, &p50, &p90, &p99, &p999, &max) != 10) {
-        return false;
-    }
-    r = PhaseResult{received, lost, errors, seconds, {p50, p90, p99, p999, max}};
-    return true;
+// ---------------------------------------------------------------------------------------------
+// The plan: every cell of every selected section.
+
+Runner stream_runner() {
+    return [](ControlMap& c, Job j, const std::vector<int>& cpus, Metrics& m) {
+        return with_size(j.size, [&](auto s) { return parent_stream<decltype(s)::value>(c, j, cpus, m); });
+    };
+}
+Runner roundtrip_runner() {
+    return [](ControlMap& c, Job j, const std::vector<int>& cpus, Metrics& m) {
+        return with_size(j.size, [&](auto s) { return parent_roundtrip<decltype(s)::value>(c, j, cpus, m); });
+    };
 }
 
-int run(int argc, char** argv) {
-    pt::Options opt(argc, argv, {"json", "help", "consumer-child"});
-    opt.require_known({"json", "help", "consumer-child", "messages", "size", "capacity", "rate", "latency", "wait", "shm"});
-    if (opt.has("help") || opt.positional().empty() || opt.positional()[0] != "ring") {
-        fmt::print(opt.has("help") ? stdout : stderr, "{}", kHelp);
-        return opt.has("help") ? 0 : 2;
-    }
-    const auto messages = opt.num("messages", 5'000'000);
-    const auto size = opt.num("size", 64);
-    const auto capacity = opt.num("capacity", 4096);
-    const auto rate = opt.num("rate", 20'000);
-    const auto latency_messages = opt.num("latency", 20'000);
-    const auto wait_name = opt.str("wait", "auto");
-    const auto wait = pane::parse_wait(wait_name);
-    if (!wait || size < sizeof(Stamp) || size > 65536 || rate == 0 || messages == 0 || latency_messages == 0) {
-        fmt::print(stderr, "pane-bench: invalid option value\n{}", kHelp);
-        return 2;
-    }
-    const std::string shm = opt.str("shm", "pane-bench-" + std::to_string(::getpid()));
-    const std::vector<std::string> child_args{"ring", "--shm", shm, "--messages", std::to_string(messages),
-                                              "--latency", std::to_string(latency_messages), "--wait", wait_name};
-    if (opt.has("consumer-child")) return run_consumer(shm, messages, latency_messages, *wait);
-
-    const auto spec = make_spec(static_cast<std::uint32_t>(size), static_cast<std::uint32_t>(capacity));
-    const auto plan = pane::plan_region(spec);
-    if (!plan) {
-        fmt::print(stderr, "pane-bench: {}\n", pane::describe(plan.error()));
-        return 2;
-    }
-    pane::map::remove_shm(shm);
-    auto mapping = pane::map::shm(shm, plan->region_size, pane::map::OpenMode::create_only);
-    if (!mapping) {
-        fmt::print(stderr, "pane-bench: cannot create shm {}: {}\n", shm, pane::describe(mapping.error()));
-        return 1;
-    }
-    struct Cleanup {
-        std::string name;
-        ~Cleanup() { pane::map::remove_shm(name); }
-    } cleanup{shm};
-    auto producer = pane::ProducerSession::create(mapping->bytes(), spec).value();
-    auto tx = producer.byte_ring("bench").value();
-    Child child = spawn_consumer(argv[0], child_args);
-
-    pt::StatusLine status;
-    const auto attach_deadline = pane::Deadline::after(10s);
-    while (tx.subscribers_approx() == 0) {
-        producer.tick();
-        if (attach_deadline.passed(pane::Clock::now())) {
-            fmt::print(stderr, "pane-bench: the consumer did not attach within 10 s\n");
-            ::kill(child.pid, SIGKILL);
-            return 1;
-        }
-        std::this_thread::sleep_for(1ms);
-    }
-    std::vector<std::byte> msg(size);
-    std::uint64_t seq = 0;
-    bool failed = false;
-    auto send = [&](std::uint64_t phase) {
-        fill(msg, seq);
-        Stamp s{seq, now_ns(), phase};
-        std::memcpy(msg.data(), &s, sizeof(s));
-        if (tx.push(msg, *wait, pane::Deadline::after(10s)) != pane::PushStatus::ok) failed = true;
-        ++seq;
+std::vector<Cell> plan(const std::vector<std::string>& sections, const Settings& st, const std::string& base, int child_cpu) {
+    std::vector<Cell> cells;
+    const auto add = [&](std::string section, std::string label, Job j, Runner run) {
+        j.base = base;
+        j.cpu = child_cpu;
+        j.probe = st.probe;
+        cells.push_back(Cell{std::move(section), std::move(label), std::move(j), std::move(run), {}});
     };
-    const auto t0 = pane::Clock::now();
-    auto last_status = t0;
-    for (std::uint64_t i = 0; i < messages && !failed; ++i) {
-        send(0);
-        if ((i & 0xfff) == 0) {
-            const auto now = pane::Clock::now();
-            producer.tick(now);
-            if (now - last_status > 250ms) {
-                last_status = now;
-                const double secs = std::chrono::duration<double>(now - t0).count();
-                status.show(fmt::format("throughput: {}/{} messages, {:.2f} M/s", i, messages, i / secs / 1e6));
+    const auto want = [&](const char* s) { return std::find(sections.begin(), sections.end(), s) != sections.end(); };
+    if (want("ring")) {
+        for (std::size_t size : kSizes) {
+            for (const char* policy : {"lossless", "overwrite"}) {
+                add("ring", "pane", Job{.transport = "pane", .size = size, .policy = policy, .seconds = st.body_s}, stream_runner());
+            }
+            add("ring", "pane", Job{.transport = "pane", .size = size, .wait = "auto", .seconds = st.body_s}, stream_runner());
+            for (const auto& [t, label] : std::vector<std::pair<const char*, const char*>>{
+                     {"spsc", "boost spsc_queue"}, {"mq", "boost message_queue"}, {"pipe", "pipe"}, {"uds", "unix socket"}}) {
+                add("ring", label, Job{.transport = t, .size = size, .wait = "-", .seconds = st.body_s}, stream_runner());
+            }
+        }
+        if constexpr (kHaveBatchApi) {
+            add("ring", "pane batch", Job{.transport = "pane-batch", .size = 16, .seconds = st.body_s}, stream_runner());
+        }
+        add("ring", "boost spsc_queue batch", Job{.transport = "spsc-batch", .size = 16, .wait = "-", .seconds = st.body_s},
+            stream_runner());
+    }
+    if (want("fanout")) {
+        for (std::size_t size : st.fanout_sizes) {
+            for (const char* policy : {"lossless", "overwrite"}) {
+                for (unsigned n : {1u, 2u, 8u, 32u}) {
+                    add("fanout", "pane",
+                        Job{.transport = "pane", .size = size, .policy = policy, .consumers = n, .wait = "auto", .seconds = st.fanout_s},
+                        stream_runner());
+                }
+            }
+        }
+        for (unsigned n : {1u, 32u}) {
+            add("fanout", "publish cost",
+                Job{.kind = "publish", .transport = "pane", .size = 16, .consumers = n, .wait = "auto", .seconds = st.fanout_s},
+                parent_publish);
+        }
+    }
+    if (want("roundtrip")) {
+        for (std::size_t size : kSizes) {
+            for (const auto& [t, label] : std::vector<std::pair<const char*, const char*>>{
+                     {"pane", "pane"}, {"spsc", "boost spsc_queue"}, {"eventfd", "eventfd"}, {"pipe", "pipe"},
+                     {"uds", "unix socket"}, {"mq", "boost message_queue"}}) {
+                add("roundtrip", label, Job{.kind = "roundtrip", .transport = t, .size = size, .wait = t == std::string("pane") ? "spin" : "-",
+                                            .seconds = st.body_s}, roundtrip_runner());
             }
         }
     }
-    const double send_seconds = std::chrono::duration<double>(pane::Clock::now() - t0).count();
-    const auto period = std::chrono::nanoseconds(1'000'000'000ULL / rate);
-    auto next = pane::Clock::now();
-    for (std::uint64_t i = 0; i < latency_messages && !failed; ++i) {
-        next += period;
-        // Sleep, not spin: on a 2-core machine a spinning pacer would preempt the consumer.
-        // The send stamp is taken after waking, so pacing jitter does not bias the latency.
-        std::this_thread::sleep_until(next);
-        send(1);
-        if ((i & 0xff) == 0) {
-            producer.tick();
-            status.show(fmt::format("latency: {}/{} messages at {} Hz", i, latency_messages, rate));
+    if (want("wait")) {
+        for (unsigned rate : {1000u, 60u}) {
+            for (const char* w : {"spin", "yield", "sleep", "futex", "auto", "poll1ms"}) {
+                add("wait", w, Job{.kind = "wake", .wait = w, .rate = rate, .seconds = rate >= 1000 ? st.wake_fast_s : st.wake_slow_s},
+                    parent_wake);
+            }
         }
     }
-    status.show("baseline: the same messages through a pipe");
-    for (std::uint64_t i = 0; i < messages && !failed; ++i) {
-        fill(msg, i);
-        Stamp s{i, now_ns(), 2};
-        std::memcpy(msg.data(), &s, sizeof(s));
-        if (!write_full(child.baseline, msg.data(), msg.size())) failed = true;
+    if (want("frames")) {
+        for (const auto& [w, h] : std::vector<std::pair<unsigned, unsigned>>{{1920, 1080}, {3840, 2160}}) {
+            for (bool progressive : {true, false}) {
+                add("frames", progressive ? "pane, progressive" : "pane, whole frame",
+                    Job{.kind = "frames", .width = w, .height = h, .frames = st.frames, .progressive = progressive}, parent_frames);
+            }
+            add("frames", "copy references", Job{.kind = "copy", .width = w, .height = h, .frames = st.frames}, parent_copy);
+        }
     }
-    ::close(child.baseline);
+    return cells;
+}
+
+std::string cell_title(const Cell& c) {
+    const Job& j = c.job;
+    if (c.section == "wait") return fmt::format("wait {} at {} Hz", c.label, j.rate);
+    if (c.section == "frames") return fmt::format("frames {}x{} {}", j.width, j.height, c.label);
+    return fmt::format("{} {} {} B {} {}x", c.section, c.label, j.size, j.policy, j.consumers);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+int run_child(const pt::Options& opt) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent (a child may block in read)
+    const Job job = Job::from(opt);
+    ControlMap ctl(job.base + "-ctl", false);
+    pin_to(job.cpu);
+    const pid_t parent = ::getppid();
+    g_peer_alive = [parent] { return ::getppid() == parent; };
+    g_deadline = Clock::now() + std::chrono::seconds(static_cast<long>(job.seconds * 2) + 120);
+    try {
+        if (job.kind == "stream" || job.kind == "publish") {
+            with_size(job.size, [&](auto s) { child_stream<decltype(s)::value>(ctl, job); });
+        } else if (job.kind == "roundtrip") {
+            with_size(job.size, [&](auto s) { child_echo<decltype(s)::value>(ctl, job); });
+        } else if (job.kind == "wake") {
+            child_wake(ctl, job);
+        } else if (job.kind == "frames") {
+            child_frames(ctl, job);
+        } else if (job.kind == "copy") {
+            child_window(ctl, [] {});
+        } else {
+            throw BenchError("unknown child job " + job.kind);
+        }
+    } catch (const std::exception& e) {
+        std::snprintf(ctl->report.error, sizeof ctl->report.error, "child: %s", e.what());
+        ctl->reported.store(1);
+        std::_Exit(1);  // threads may still hold our stack: no destructors
+    }
+    return 0;
+}
+
+void run_rounds(std::vector<Cell>& cells, const Settings& st, ControlMap& ctl, const std::vector<int>& cpus, bool quiet) {
+    pt::StatusLine status;
+    for (unsigned round = 0; round < st.rounds; ++round) {
+        for (std::size_t i = 0; i < cells.size(); ++i) {
+            Cell& c = cells[i];
+            if (!quiet) status.show(fmt::format("round {}/{}  [{}/{}] {}", round + 1, st.rounds, i + 1, cells.size(), cell_title(c)));
+            RoundResult r;
+            try {
+                r.window = c.run(ctl, c.job, cpus, r.metrics);
+            } catch (const std::exception& e) {
+                r.failure = e.what();
+                r.metrics.clear();
+                status.done();
+                fmt::print(stderr, "pane-bench: {}: {}\n", cell_title(c), r.failure);
+            }
+            c.rounds.push_back(std::move(r));
+        }
+    }
     status.done();
-    const std::string report = read_all(child.out);
-    int child_status = 0;
-    ::waitpid(child.pid, &child_status, 0);
-    PhaseResult phases[3];
-    std::size_t line_start = 0;
-    int parsed = 0;
-    while (parsed < 3 && line_start < report.size()) {
-        const auto end = report.find('\n', line_start);
-        if (parse_phase(report.substr(line_start, end - line_start), phases[parsed])) ++parsed;
-        line_start = end == std::string::npos ? report.size() : end + 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+struct Machine {
+    std::string cpu_model, kernel, date;
+    unsigned online_cpus = 0;
+    std::vector<int> allowed;
+    int parent_cpu = -1, child_cpu = -1;
+    bool pinned = false;
+};
+
+Machine describe_machine(int parent_cpu, int child_cpu, bool pinned) {
+    Machine m;
+    std::ifstream in("/proc/cpuinfo");
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("model name", 0) == 0) {
+            m.cpu_model = line.substr(line.find(':') + 2);
+            break;
+        }
     }
-    if (failed || parsed != 3 || !WIFEXITED(child_status) || WEXITSTATUS(child_status) != 0) {
-        fmt::print(stderr, "pane-bench: run failed (producer {}, consumer exit {}, report lines {})\n",
-                   failed ? "timed out" : "ok", WIFEXITED(child_status) ? WEXITSTATUS(child_status) : -1, parsed);
-        return 1;
+    utsname u{};
+    if (::uname(&u) == 0) m.kernel = std::string(u.sysname) + " " + u.release + " " + u.machine;
+    const std::time_t now = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    m.date = buf;
+    m.online_cpus = static_cast<unsigned>(::sysconf(_SC_NPROCESSORS_ONLN));
+    m.allowed = allowed_cpus();
+    m.parent_cpu = parent_cpu;
+    m.child_cpu = child_cpu;
+    m.pinned = pinned;
+    return m;
+}
+
+const Cell* find(const std::vector<Cell>& cells, const std::string& section, const std::string& label, std::size_t size,
+                 const std::string& policy = "lossless", const std::string& wait = "", unsigned consumers = 1) {
+    for (const auto& c : cells) {
+        if (c.section == section && c.label == label && c.job.size == size && c.job.policy == policy &&
+            c.job.consumers == consumers && (wait.empty() || c.job.wait == wait)) {
+            return &c;
+        }
     }
-    const PhaseResult& tp = phases[0];
-    const PhaseResult& lat = phases[1];
-    const PhaseResult& pipe = phases[2];
-    const double rate_mps = static_cast<double>(tp.received) / tp.seconds;
-    const double pipe_mps = static_cast<double>(pipe.received) / pipe.seconds;
-    const bool ok = tp.errors == 0 && lat.errors == 0 && pipe.errors == 0 && tp.lost == 0 && lat.lost == 0 &&
-                    tp.received == messages && lat.received == latency_messages && pipe.received == messages;
-    if (opt.has("json")) {
-        fmt::print(
-            "{{\"backend\":\"shm\",\"ring\":{{\"size\":{},\"capacity\":{},\"policy\":\"lossless\",\"wait\":\"{}\"}},"
-            "\"throughput\":{{\"messages\":{},\"seconds\":{:.6f},\"messages_per_s\":{:.0f},\"mib_per_s\":{:.1f},"
-            "\"lost\":{},\"errors\":{},\"latency_ns\":{{\"p50\":{},\"p99\":{},\"max\":{}}}}},"
-            "\"latency\":{{\"messages\":{},\"rate_hz\":{},\"lost\":{},\"errors\":{},"
-            "\"latency_ns\":{{\"p50\":{},\"p90\":{},\"p99\":{},\"p999\":{},\"max\":{}}}}},"
-            "\"pipe_baseline\":{{\"messages_per_s\":{:.0f},\"errors\":{}}},\"ratio_vs_pipe\":{:.2f},\"ok\":{}}}\n",
-            size, capacity, wait_name, tp.received, tp.seconds, rate_mps,
-            rate_mps * static_cast<double>(size) / (1 << 20), tp.lost, tp.errors, tp.latency_ns.p50,
-            tp.latency_ns.p99, tp.latency_ns.max, lat.received, rate, lat.lost, lat.errors, lat.latency_ns.p50,
-            lat.latency_ns.p90, lat.latency_ns.p99, lat.latency_ns.p999, lat.latency_ns.max, pipe_mps, pipe.errors,
-            rate_mps / pipe_mps, ok);
-        return ok ? 0 : 1;
+    return nullptr;
+}
+
+std::string noise_note(const Cell& c) {
+    const unsigned n = c.noisy_rounds();
+    return n == 0 ? "" : fmt::format(" ({}/{} noisy)", n, c.rounds.size());
+}
+
+std::vector<Table> tables(const std::vector<Cell>& cells) {
+    std::vector<Table> out;
+    Table ring{"Throughput, one consumer (median over rounds; each transport checks every message)",
+               {"size", "transport", "policy", "wait", "M msg/s", "MiB/s", "vs spsc_queue", "ns/msg / floor", "delivered", "result"}, {},
+               "vs spsc_queue: this row's messages/s over Boost spsc_queue's at the same size, same run. "
+               "ns/msg / floor: time per message over the floor round trip measured around it."};
+    Table fan{"Fan-out: one producer, N consumers (threads of the child, all on the child's CPU; consumers wait with auto)",
+              {"size", "policy", "consumers", "M msg/s", "delivered", "ns/msg / floor", "result"}, {},
+              "M msg/s: messages published per second with every consumer checking every message it got; "
+              "delivered: share of (messages x consumers) received (overwrite consumers lose what they fall behind on)."};
+    Table pub{"Publish cost: producer time per push, 16 B lossless, the clock stopped while the ring is full",
+              {"consumers attached", "ns/push", "vs 1 consumer", "result"}, {}, ""};
+    Table rt{"Round trip (parent -> child -> parent, every message checked on both sides; median over rounds of each round's percentile)",
+             {"size", "transport", "p50", "p99", "p99.9", "p50 / floor", "floor p50", "result"}, {},
+             "floor: a one-cache-line ping-pong between the same two pinned processes, measured right before and after each row."};
+    Table wt{"Wake latency per wait strategy (publish -> pop returns) and the waiting side's CPU",
+             {"rate", "strategy", "p50", "p99", "p99.9", "CPU %", "samples/round", "result"}, {},
+             "poll1ms: try_pop, else sleep 1 ms (how Looking Glass waits); not a Pane strategy."};
+    Table fr{"Frames, BGRA: producer begin() -> consumer has copied every row out (p50 over frames, median over rounds)",
+             {"frame", "what", "p50", "p99", "vs NT copy", "result"}, {},
+             "copy references: one frame between two private buffers: memcpy, non-temporal (streaming) stores, and reading it."};
+    for (const auto& c : cells) {
+        const Job& j = c.job;
+        if (c.section == "ring") {
+            const Cell* spsc = find(cells, "ring", "boost spsc_queue", j.size, "lossless", "-");
+            const double rate = c.median_of("msgs_per_s");
+            const double vs = spsc != nullptr && spsc->has("msgs_per_s") ? rate / spsc->median_of("msgs_per_s") : 0;
+            ring.rows.push_back({fmt::format("{} B", j.size), c.label, j.transport.rfind("pane", 0) == 0 ? j.policy : "-", j.wait,
+                                 fmt::format("{:.2f}", rate / 1e6), fmt::format("{:.0f}", c.median_of("mib_per_s")), fmt_ratio(vs),
+                                 fmt_ratio(c.median_of("ns_per_msg") / c.median_floor()),
+                                 fmt::format("{:.1f}%", 100 * c.median_of("delivered_share")), c.verdict() + noise_note(c)});
+        } else if (c.section == "fanout" && j.kind == "publish") {
+            const Cell* one = nullptr;
+            for (const auto& o : cells) {
+                if (o.job.kind == "publish" && o.job.consumers == 1) one = &o;
+            }
+            const double ns = c.median_of("ns_per_push");
+            pub.rows.push_back({std::to_string(j.consumers), fmt::format("{:.1f}", ns),
+                                one != nullptr ? fmt_ratio(ns / one->median_of("ns_per_push")) : "-", c.verdict() + noise_note(c)});
+        } else if (c.section == "fanout") {
+            fan.rows.push_back({fmt::format("{} B", j.size), j.policy, std::to_string(j.consumers),
+                                fmt::format("{:.2f}", c.median_of("msgs_per_s") / 1e6),
+                                fmt::format("{:.1f}%", 100 * c.median_of("delivered_share")),
+                                fmt_ratio(c.median_of("ns_per_msg") / c.median_floor()), c.verdict() + noise_note(c)});
+        } else if (c.section == "roundtrip") {
+            rt.rows.push_back({fmt::format("{} B", j.size), c.label, fmt_ns(c.median_of("p50_ns")), fmt_ns(c.median_of("p99_ns")),
+                               fmt_ns(c.median_of("p999_ns")), fmt_ratio(c.median_of("p50_ns") / c.median_floor()),
+                               fmt_ns(c.median_floor()), c.verdict() + noise_note(c)});
+        } else if (c.section == "wait") {
+            wt.rows.push_back({fmt::format("{} Hz", j.rate), c.label, fmt_ns(c.median_of("p50_ns")), fmt_ns(c.median_of("p99_ns")),
+                               fmt_ns(c.median_of("p999_ns")), fmt::format("{:.1f}", c.median_of("cpu_pct")),
+                               fmt::format("{:.0f}", c.median_of("samples")), c.verdict() + noise_note(c)});
+        } else if (c.section == "frames") {
+            const std::string frame = fmt::format("{}x{}", j.width, j.height);
+            const Cell* ref = nullptr;
+            for (const auto& o : cells) {
+                if (o.job.kind == "copy" && o.job.width == j.width) ref = &o;
+            }
+            if (j.kind == "copy") {
+                for (const auto& [what, key] : std::vector<std::pair<const char*, const char*>>{
+                         {"memcpy", "memcpy"}, {"non-temporal copy", "nt_copy"}, {"read", "read"}}) {
+                    fr.rows.push_back({frame, fmt::format("{} ({:.1f} GB/s)", what, c.median_of(std::string(key) + "_gbps")),
+                                       fmt_ns(c.median_of(std::string(key) + "_ns")), "-", "-", c.verdict() + noise_note(c)});
+                }
+            } else {
+                const double vs = ref != nullptr && ref->has("nt_copy_ns") ? c.median_of("p50_ns") / ref->median_of("nt_copy_ns") : 0;
+                fr.rows.push_back({frame, c.label, fmt_ns(c.median_of("p50_ns")), fmt_ns(c.median_of("p99_ns")), fmt_ratio(vs),
+                                   c.verdict() + noise_note(c)});
+            }
+        }
     }
-    auto us = [](double ns) { return fmt::format("{:.1f} us", ns / 1000.0); };
-    fmt::print("Pane ring: producer pid {} -> consumer pid {} over {} ({} bytes)\n", ::getpid(), child.pid,
-               mapping->description(), mapping->size());
-    fmt::print("  ring: lossless, {} x {} B messages, wait strategy {}\n\n", capacity, size, wait_name);
-    fmt::print("  {:<28} {:>14} {:>12}\n", "", "throughput", "latency");
-    fmt::print("  {:<28} {:>14} {:>12}\n", "messages received", tp.received, lat.received);
-    fmt::print("  {:<28} {:>14.2f} {:>12}\n", "seconds", tp.seconds, fmt::format("{:.2f}", lat.seconds));
-    fmt::print("  {:<28} {:>14} {:>12}\n", "messages/s", fmt::format("{:.2f} M", rate_mps / 1e6),
-               fmt::format("{} /s", rate));
-    fmt::print("  {:<28} {:>14} {:>12}\n", "MiB/s", fmt::format("{:.0f}", rate_mps * size / (1 << 20)), "-");
-    fmt::print("  {:<28} {:>14} {:>12}\n", "latency p50", us(tp.latency_ns.p50), us(lat.latency_ns.p50));
-    fmt::print("  {:<28} {:>14} {:>12}\n", "latency p90", us(tp.latency_ns.p90), us(lat.latency_ns.p90));
-    fmt::print("  {:<28} {:>14} {:>12}\n", "latency p99", us(tp.latency_ns.p99), us(lat.latency_ns.p99));
-    fmt::print("  {:<28} {:>14} {:>12}\n", "latency p99.9", us(tp.latency_ns.p999), us(lat.latency_ns.p999));
-    fmt::print("  {:<28} {:>14} {:>12}\n", "latency max", us(tp.latency_ns.max), us(lat.latency_ns.max));
-    fmt::print("  {:<28} {:>14} {:>12}\n", "lost", tp.lost, lat.lost);
-    fmt::print("  {:<28} {:>14} {:>12}\n", "order/content errors", tp.errors, lat.errors);
-    fmt::print("\n  baseline, same messages through a pipe: {:.2f} M messages/s ({} errors)\n", pipe_mps / 1e6,
-               pipe.errors);
-    fmt::print("  Pane ring vs pipe, measured in this run: {:.2f}x the throughput\n", rate_mps / pipe_mps);
-    fmt::print("  producer send time {:.2f} s; throughput latency includes queueing in a full ring.\n",
-               send_seconds);
-    fmt::print("  result: {}\n", ok ? "OK, every message arrived in order and intact" : "FAILED");
+    for (Table* t : {&ring, &fan, &pub, &rt, &wt, &fr}) {
+        if (!t->rows.empty()) out.push_back(std::move(*t));
+    }
+    return out;
+}
+
+struct Target {
+    std::string name;
+    std::string measured;
+    std::string goal;
+    double ratio = 0;  // measured / goal reference, in the target's direction
+    bool available = false;
+    bool pass = false;
+};
+
+std::vector<Target> targets(const std::vector<Cell>& cells) {
+    std::vector<Target> out;
+    const auto add = [&](std::string name, bool available, double ratio, bool pass, std::string measured, std::string goal) {
+        out.push_back({std::move(name), available ? std::move(measured) : "not measured", std::move(goal), ratio, available, pass});
+    };
+    const Cell* spsc = find(cells, "ring", "boost spsc_queue", 16, "lossless", "-");
+    const double spsc_rate = spsc != nullptr ? spsc->median_of("msgs_per_s") : 0;
+    for (const char* wait : {"spin", "auto"}) {
+        const Cell* c = find(cells, "ring", "pane", 16, "lossless", wait);
+        const double r = c != nullptr && spsc_rate > 0 ? c->median_of("msgs_per_s") / spsc_rate : 0;
+        add(fmt::format("lossless ring (wake-ups on, wait {}) throughput, 16 B", wait), r > 0, r, r >= 1.0,
+            fmt::format("{:.2f}x spsc_queue", r), ">= 1.0x spsc_queue");
+    }
+    {
+        const Cell* c = find(cells, "ring", "pane batch", 16, "lossless", "spin");
+        const double r = c != nullptr && spsc_rate > 0 ? c->median_of("msgs_per_s") / spsc_rate : 0;
+        add("batch API throughput, 16 B", r > 0, r, r >= 3.0,
+            kHaveBatchApi ? fmt::format("{:.2f}x spsc_queue", r) : "no batch API in this Pane", ">= 3x spsc_queue");
+    }
+    for (std::size_t size : kSizes) {
+        const Cell* c = find(cells, "roundtrip", "pane", size);
+        if (c == nullptr) continue;
+        const double p50 = c->median_of("p50_ns"), floor = c->median_floor();
+        const double r = floor > 0 ? p50 / floor : 0;
+        add(fmt::format("round trip p50, {} B", size), r > 0, r, r <= 1.1, fmt::format("{} = {:.2f}x floor", fmt_ns(p50), r),
+            "<= 1.1x floor");
+        const double tail = p50 > 0 ? c->median_of("p999_ns") / p50 : 0;
+        add(fmt::format("round trip p99.9, {} B", size), tail > 0, tail, tail <= 5.0,
+            fmt::format("{} = {:.2f}x p50", fmt_ns(c->median_of("p999_ns")), tail), "<= 5x p50");
+    }
+    {
+        const Cell* fr = nullptr;
+        const Cell* ref = nullptr;
+        for (const auto& c : cells) {
+            if (c.section == "frames" && c.job.width == 3840 && c.job.kind == "frames" && c.job.progressive) fr = &c;
+            if (c.section == "frames" && c.job.width == 3840 && c.job.kind == "copy") ref = &c;
+        }
+        const double r = fr != nullptr && ref != nullptr && ref->median_of("nt_copy_ns") > 0
+                             ? fr->median_of("p50_ns") / ref->median_of("nt_copy_ns") : 0;
+        add("4K frame write -> read all (progressive)", r > 0, r, r <= 1.2, fmt::format("{:.2f}x NT copy", r), "<= 1.2x NT copy");
+    }
+    {
+        const Cell* one = nullptr;
+        const Cell* many = nullptr;
+        for (const auto& c : cells) {
+            if (c.job.kind == "publish") (c.job.consumers == 1 ? one : many) = &c;
+        }
+        const double r = one != nullptr && many != nullptr && one->median_of("ns_per_push") > 0
+                             ? many->median_of("ns_per_push") / one->median_of("ns_per_push") : 0;
+        add("publish cost, 32 consumers vs 1", r > 0, r, r <= 1.2, fmt::format("{:.2f}x", r), "<= 1.2x");
+    }
+    for (const char* wait : {"futex", "auto"}) {
+        const Cell* c = nullptr;
+        for (const auto& o : cells) {
+            if (o.section == "wait" && o.label == wait && o.job.rate == 1000) c = &o;
+        }
+        const bool have = c != nullptr && c->has("cpu_pct");
+        const double cpu = have ? c->median_of("cpu_pct") : 0, p50 = have ? c->median_of("p50_ns") : 0;
+        add(fmt::format("{} waiting at 1 kHz: CPU", wait), have, cpu / 2.0, have && cpu < 2.0, fmt::format("{:.2f}%", cpu), "< 2%");
+        add(fmt::format("{} waiting at 1 kHz: wake p50", wait), have, p50 / 100e3, have && p50 <= 100e3, fmt_ns(p50), "<= 100 us");
+    }
+    return out;
+}
+
+Table targets_table(const std::vector<Target>& ts) {
+    Table t{"Targets (reported, never a failure of the run)", {"target", "measured", "goal", "result"}, {}, ""};
+    for (const auto& x : ts) t.rows.push_back({x.name, x.measured, x.goal, !x.available ? "n/a" : x.pass ? "PASS" : "FAIL"});
+    return t;
+}
+
+void write_json(Json& j, const Machine& m, const Settings& st, const std::vector<std::string>& sections,
+                const std::vector<Cell>& cells, const std::vector<Target>& ts, bool ok) {
+    j.open('{');
+    j.kv("tool", "pane-bench");
+    j.kv("date", m.date);
+    j.key("machine");
+    j.open('{');
+    j.kv("cpu_model", m.cpu_model);
+    j.kv("kernel", m.kernel);
+    j.kv("online_cpus", m.online_cpus);
+    j.kv_bool("pinned", m.pinned);
+    j.kv("parent_cpu", m.parent_cpu);
+    j.kv("child_cpu", m.child_cpu);
+    j.close('}');
+    j.key("flags");
+    j.open('{');
+    j.kv_bool("quick", st.quick);
+    j.kv("rounds", st.rounds);
+    j.kv("body_s", st.body_s);
+    j.kv("probe_ms", static_cast<double>(st.probe.count()));
+    j.kv("noisy_threshold_cpu", kNoisyShare);
+    j.kv_bool("batch_api", kHaveBatchApi);
+    j.key("sections");
+    j.open('[');
+    for (const auto& s : sections) j.str(s);
+    j.close(']');
+    j.close('}');
+    j.key("measurements");
+    j.open('[');
+    for (const auto& c : cells) {
+        j.open('{');
+        j.kv("section", c.section);
+        j.kv("label", c.label);
+        j.kv("kind", c.job.kind);
+        j.kv("transport", c.job.transport);
+        j.kv("size", static_cast<double>(c.job.size));
+        j.kv("policy", c.job.policy);
+        j.kv("consumers", c.job.consumers);
+        j.kv("wait", c.job.wait);
+        if (c.job.rate != 0) j.kv("rate_hz", c.job.rate);
+        if (c.job.width != 0) {
+            j.kv("width", c.job.width);
+            j.kv("height", c.job.height);
+            j.kv_bool("progressive", c.job.progressive);
+        }
+        j.kv("floor_p50_ns", c.median_floor());
+        j.kv("errors", static_cast<double>(c.errors()));
+        j.kv("failed_rounds", c.failures());
+        j.kv("noisy_rounds", c.noisy_rounds());
+        j.key("median");
+        j.open('{');
+        std::set<std::string> names;
+        for (const auto& r : c.rounds) {
+            for (const auto& [k, v] : r.metrics) names.insert(k);
+        }
+        for (const auto& k : names) j.kv(k, c.median_of(k));
+        j.close('}');
+        j.key("rounds");
+        j.open('[');
+        for (const auto& r : c.rounds) {
+            j.open('{');
+            if (!r.failure.empty()) j.kv("failure", r.failure);
+            for (const auto& [k, v] : r.metrics) j.kv(k, v);
+            const Window& w = r.window;
+            j.key("floor");
+            j.open('{');
+            j.kv("before_p50_ns", w.before.ns.p50);
+            j.kv("before_p99_ns", w.before.ns.p99);
+            j.kv("before_p999_ns", w.before.ns.p999);
+            j.kv("after_p50_ns", w.after.ns.p50);
+            j.kv("after_p99_ns", w.after.ns.p99);
+            j.kv("after_p999_ns", w.after.ns.p999);
+            j.kv("samples", static_cast<double>(w.before.samples + w.after.samples));
+            j.close('}');
+            j.kv("window_s", w.wall_s);
+            j.kv("others_cpu", w.others_cpu);
+            j.kv("steal_cpu", w.steal_cpu);
+            j.kv_bool("noisy", w.noisy);
+            j.kv("parent_cpu_s", static_cast<double>(w.parent_cpu_ns) / 1e9);
+            j.kv("child_cpu_s", static_cast<double>(w.child.cpu_ns) / 1e9);
+            j.close('}');
+        }
+        j.close(']');
+        j.close('}');
+    }
+    j.close(']');
+    j.key("targets");
+    j.open('[');
+    for (const auto& t : ts) {
+        j.open('{');
+        j.kv("name", t.name);
+        j.kv("measured", t.measured);
+        j.kv("goal", t.goal);
+        j.kv("ratio", t.ratio);
+        j.kv_bool("available", t.available);
+        j.kv_bool("pass", t.pass);
+        j.close('}');
+    }
+    j.close(']');
+    j.kv_bool("ok", ok);
+    j.close('}');
+}
+
+void print_header(const Machine& m, const Settings& st, std::size_t cells, double seconds) {
+    fmt::print("pane-bench, {}: {} round{} of {} measurements in {:.0f} s ({})\n", m.date, st.rounds, st.rounds == 1 ? "" : "s",
+               cells, seconds, st.quick ? "quick" : "full");
+    fmt::print("machine: {}, {} online CPUs, {}\n", m.cpu_model, m.online_cpus, m.kernel);
+    if (m.pinned) {
+        fmt::print("processes pinned: parent (producer / initiator) on CPU {}, child on CPU {}\n", m.parent_cpu, m.child_cpu);
+    } else {
+        fmt::print("processes NOT pinned (fewer than 2 usable CPUs, or --no-pin)\n");
+    }
+    fmt::print("a round is noisy when other processes (or the hypervisor) took more than {:.0f}% of one CPU during it\n",
+               kNoisyShare * 100);
+}
+
+#ifndef PANE_BENCH_PLOT_SCRIPT
+#define PANE_BENCH_PLOT_SCRIPT "scripts/plot-bench.py"
+#endif
+
+int run(int argc, char** argv) {
+    const pt::Options opt(argc, argv, {"json", "markdown", "quick", "help", "no-pin"});
+    if (opt.has("child")) {
+        opt.require_known(kChildOptions);
+        return run_child(opt);
+    }
+    opt.require_known({"json", "markdown", "quick", "help", "no-pin", "rounds", "plot"});
+    if (opt.has("help")) {
+        fmt::print("{}", kHelp);
+        return 0;
+    }
+    std::vector<std::string> sections;
+    for (const auto& p : opt.positional()) {
+        if (std::find(kSections.begin(), kSections.end(), p) == kSections.end()) {
+            throw std::invalid_argument("unknown section '" + p + "'");
+        }
+        sections.push_back(p);
+    }
+    if (sections.empty()) sections = kSections;
+    Settings st = settings_for(opt.has("quick"));
+    st.rounds = static_cast<unsigned>(opt.num("rounds", st.rounds));
+    if (st.rounds == 0) throw std::invalid_argument("--rounds wants at least 1");
+    const bool json = opt.has("json");
+
+    const auto cpus = allowed_cpus();
+    const bool pin = !opt.has("no-pin") && cpus.size() >= 2;
+    g_single_cpu = cpus.size() < 2;
+    const int parent_cpu = pin ? cpus[0] : -1, child_cpu = pin ? cpus[1] : -1;
+    if (pin && !pin_to(parent_cpu)) throw BenchError("sched_setaffinity failed");
+    const std::vector<int> accounted = pin ? std::vector<int>{parent_cpu, child_cpu} : std::vector<int>{};
+
+    // A child that dies must interrupt a blocking read of ours on a descriptor we also hold
+    // (an eventfd never reads as closed): SIGCHLD without SA_RESTART makes it return EINTR, and
+    // the reader then asks whether the child is still alive.
+    struct sigaction sa{};
+    sa.sa_handler = [](int) {};
+    ::sigaction(SIGCHLD, &sa, nullptr);
+
+    const std::string base = "pane-bench-" + std::to_string(::getpid());
+    ControlMap ctl(base + "-ctl", true);
+    auto cells = plan(sections, st, base, child_cpu);
+    const auto t0 = Clock::now();
+    run_rounds(cells, st, ctl, accounted, json);
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+
+    bool ok = true;
+    for (const auto& c : cells) ok = ok && c.errors() == 0 && c.failures() == 0;
+    const Machine m = describe_machine(parent_cpu, child_cpu, pin);
+    const auto ts = targets(cells);
+    Json j;
+    write_json(j, m, st, sections, cells, ts, ok);
+    if (json) {
+        fmt::print("{}\n", j.text());
+    } else {
+        print_header(m, st, cells.size(), seconds);
+        for (const auto& t : tables(cells)) t.print(opt.has("markdown"));
+        targets_table(ts).print(opt.has("markdown"));
+        fmt::print("\nresult: {}\n", ok ? "OK, every message of every measurement arrived in order and intact"
+                                         : "FAILED: a message failed verification or a measurement failed (see above)");
+    }
+    if (opt.has("plot")) {
+        const std::string dir = opt.str("plot", ".");
+        const std::string path = dir + "/bench.json";
+        std::ofstream(path) << j.text() << "\n";
+        // Debian's python3 has python3-matplotlib; a python3 earlier on PATH (pyenv) may not.
+        const char* python = ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+        const std::string cmd = fmt::format("{} '{}' '{}' '{}'", python, PANE_BENCH_PLOT_SCRIPT, path, dir);
+        std::fflush(stdout);  // our tables first, then the script's line
+        if (std::system(cmd.c_str()) != 0) fmt::print(stderr, "pane-bench: plotting failed: {}\n", cmd);
+    }
     return ok ? 0 : 1;
 }
 
@@ -382,8 +638,11 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
     try {
         return run(argc, argv);
-    } catch (const std::exception& e) {
-        fmt::print(stderr, "pane-bench: {}\n{}", e.what(), kHelp);
+    } catch (const std::invalid_argument& e) {
+        fmt::print(stderr, "pane-bench: {}\n\n{}", e.what(), kHelp);
         return 2;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "pane-bench: {}\n", e.what());
+        return 1;
     }
 }
