@@ -711,9 +711,7 @@ private:
             result = attempt();
         }
         result.lost += lost;
-        if constexpr (kLearnsArrivals<Strategy>) {
-            if (result.status == PopStatus::ok) arrivals_.arrived(Clock::now(), true);
-        }
+        if (result.status == PopStatus::ok && learns_arrivals(strategy)) arrivals_.arrived(Clock::now(), true);
         return result;
     }
 

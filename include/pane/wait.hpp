@@ -271,6 +271,21 @@ concept HasArrivals = requires(const S& s) {
     { s.arrivals() } -> std::same_as<const ArrivalEstimate*>;
 };
 
+// The spin a futex wait starts with, or none when the handle's learned rate says the next event
+// is not due for a while (a 1 kHz cursor, 60 Hz frames): a spin then only burns CPU before the
+// same sleep. Measured: 2000 polls per event were 5.5 % of a core at 1 kHz (pane-bench wait).
+inline constexpr Clock::duration kSpinHorizon = std::chrono::microseconds(50);
+template <class S>
+[[nodiscard]] unsigned spins_worth_it(const S& sleeper, unsigned spins) {
+    if constexpr (HasArrivals<S>) {
+        const ArrivalEstimate* arrivals = sleeper.arrivals();
+        if (arrivals == nullptr) return spins;
+        const auto due = arrivals->poll_from();
+        if (due && *due > Clock::now() + kSpinHorizon) return 0;
+    }
+    return spins;
+}
+
 class Backoff {
 public:
     explicit Backoff(SleepSchedule s) noexcept : next_(s.first), longest_(s.longest) {}
@@ -294,7 +309,8 @@ struct FutexWait {
     std::chrono::milliseconds slice{5};
     template <class Ready, Sleeper S>
     WaitStatus wait(Ready&& ready, const S& sleeper, Deadline deadline) const {
-        return detail::spin_then_futex(ready, sleeper, deadline, spins, slice, [this](Clock::time_point now, Deadline d) {
+        return detail::spin_then_futex(ready, sleeper, deadline, detail::spins_worth_it(sleeper, spins), slice,
+                                       [this](Clock::time_point now, Deadline d) {
             std::this_thread::sleep_for(std::min<Clock::duration>(slice, d.remaining(now)));
         });
     }
@@ -333,17 +349,27 @@ struct AutoWait {
             }
             backoff.sleep(d.remaining(now));
         };
-        return detail::spin_then_futex(ready, sleeper, deadline, spins, futex_slice, sleep_on_schedule);
+        return detail::spin_then_futex(ready, sleeper, deadline, detail::spins_worth_it(sleeper, spins), futex_slice,
+                                       sleep_on_schedule);
     }
 };
 
 // Runtime choice of strategy, for tools and benchmarks that take it from the command line.
 using AnyWait = std::variant<AutoWait, BusySpin, SpinThenYield, SpinThenSleep, FutexWait>;
 
-// Whether waits with strategy S use the handle's ArrivalEstimate, so that a handle reads the
-// clock to feed it only where that is of use.
+// Whether a wait with `strategy` uses the handle's ArrivalEstimate, so that a handle reads the
+// clock to feed it only where that is of use (a clock read is tens of nanoseconds in a VM).
+// AutoWait and FutexWait use it (both skip their spin when the next event is not due soon);
+// the polling strategies do not, and a spinner's clock read would sit on its critical path.
 template <class S>
-inline constexpr bool kLearnsArrivals = std::is_same_v<S, AutoWait> || std::is_same_v<S, AnyWait>;
+[[nodiscard]] constexpr bool learns_arrivals(const S& strategy) noexcept {
+    if constexpr (std::is_same_v<S, AnyWait>) {
+        return std::holds_alternative<AutoWait>(strategy) || std::holds_alternative<FutexWait>(strategy);
+    } else {
+        (void)strategy;
+        return std::is_same_v<S, AutoWait> || std::is_same_v<S, FutexWait>;
+    }
+}
 
 [[nodiscard]] inline std::optional<AnyWait> parse_wait(std::string_view name) noexcept {
     if (name == BusySpin::name) return AnyWait{BusySpin{}};

@@ -166,7 +166,7 @@ public:
     void send(const Msg<S>& m) {
         if (ring_.try_push(m) == pane::PushStatus::ok) return;
         for (;;) {
-            const auto st = ring_.push(m, wait_, pane::Deadline::after(200ms));
+            const auto st = ring_.push(m, wait_, 200ms);
             if (st == pane::PushStatus::ok) return;
             if (st != pane::PushStatus::timed_out) throw BenchError(std::string("ring push: ") + push_status_name(st));
             check_peer("a ring push");
@@ -190,7 +190,7 @@ public:
         if (first.status == pane::PopStatus::ok) return first.lost;
         std::uint64_t lost = first.lost;
         for (;;) {
-            const auto r = ring_.pop(m, wait_, pane::Deadline::after(200ms));
+            const auto r = ring_.pop(m, wait_, 200ms);
             lost += r.lost;
             if (r.status == pane::PopStatus::ok) return lost;
             if (r.status != pane::PopStatus::timed_out) throw BenchError(std::string("ring pop: ") + pop_status_name(r.status));
@@ -218,7 +218,7 @@ public:
         if constexpr (HasBatchApi<Msg<S>>) {
             std::span<const Msg<S>> rest(buf_.data(), n_);
             while (!rest.empty()) {
-                const auto r = ring_.push_batch(rest, wait_, pane::Deadline::after(200ms));
+                const auto r = ring_.push_batch(rest, wait_, 200ms);
                 rest = rest.subspan(r.count);
                 if (r.status == pane::PushStatus::ok && rest.empty()) break;
                 if (r.status != pane::PushStatus::ok && r.status != pane::PushStatus::timed_out) {
@@ -248,7 +248,7 @@ public:
         std::uint64_t lost = 0;
         if constexpr (HasBatchApi<Msg<S>>) {
             while (next_ == have_) {
-                const auto r = ring_.pop_batch(std::span<Msg<S>>(buf_), wait_, pane::Deadline::after(200ms));
+                const auto r = ring_.pop_batch(std::span<Msg<S>>(buf_), wait_, 200ms);
                 lost += r.lost;  // skipped before the first message of this batch
                 if (r.status == pane::PopStatus::ok) {
                     next_ = 0;
