@@ -7,33 +7,13 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "support.hpp"
+#include "ring_fixture.hpp"
 
 using namespace pane;
 
-namespace {
-
-struct Msg {
-    std::uint64_t seq;
-    std::uint64_t check;
-};
-Msg make(std::uint64_t s) { return {s, s * 0x9E3779B97F4A7C15ULL}; }
-
-struct Fixture {
-    explicit Fixture(RingSpec ring, std::uint32_t consumers = 4) {
-        spec.max_consumers = consumers;
-        spec.remote_consumer_slots = 0;  // all consumers here share one kernel: no sides
-        spec.add(std::move(ring));
-        region = pane_test::memory_region(spec);
-        producer.emplace(std::move(ProducerSession::create(region.bytes(), spec).value()));
-    }
-    ConsumerSession attach() { return std::move(ConsumerSession::attach(region.bytes()).value()); }
-    RegionSpec spec;
-    map::Mapping region;
-    std::optional<ProducerSession> producer;
-};
-
-}  // namespace
+using pane_test::Fixture;
+using pane_test::make;
+using pane_test::Msg;
 
 TEST_CASE("lossless ring: order, full, and room after reading", "[ring]") {
     Fixture f(ring_of<Msg>("r", 8, RingPolicy::lossless));

@@ -803,8 +803,10 @@ void print_ring(const RingDetails& r, const pane::ChannelEntry& e, std::size_t i
         }
         put(out,
             "{{\"decoded\":true,\"error\":null,\"write_pos\":{},\"initial_position\":{},\"published\":{},"
-            "\"producer_waiting\":{},\"sleepers\":\"{}\",\"sleeper_slots\":[{}],\"slot_stride\":{},\"cursors\":[",
-            c.write_pos, c.initial_position, c.write_pos - c.initial_position, c.producer_waiting, hex64(c.sleepers),
+            "\"producer_waiting\":{},\"producer_sleeping\":{},\"sleepers\":\"{}\",\"sleeper_slots\":[{}],"
+            "\"slot_stride\":{},\"cursors\":[",
+            c.write_pos, c.initial_position, c.write_pos - c.initial_position, c.producer_waiting, c.producer_sleeping,
+            hex64(c.sleepers),
             sleeper_list(c.sleepers), c.slot_stride);
         bool first = true;
         for (std::size_t i = 0; i < r.cursors.size(); ++i) {
@@ -829,7 +831,7 @@ void print_ring(const RingDetails& r, const pane::ChannelEntry& e, std::size_t i
     }
     put(out, "  write_pos {}  ({} published since initial position {})\n", c.write_pos,
         c.write_pos - c.initial_position, c.initial_position);
-    put(out, "  producer_waiting {}  sleepers {}{}\n", c.producer_waiting, hex64(c.sleepers),
+    put(out, "  producer_waiting {} (sleeping {})  sleepers {}{}\n", c.producer_waiting, c.producer_sleeping, hex64(c.sleepers),
         c.sleepers != 0 ? fmt::format(" (slots {})", sleeper_list(c.sleepers)) : std::string());
     std::size_t subscribed = 0;
     for (const auto& cur : r.cursors) subscribed += cur.claim != 0 ? 1 : 0;
@@ -1371,6 +1373,7 @@ std::string slot_kernel_text(const pane::ConsumerSlot& slot, const pane::RegionH
     const bool local = slot.host_id == h.producer_host_id;
     std::string text = local ? "producer's" : "other";
     if ((h.flags & pane::kRegionFlagSlotSides) != 0 && local != (index < h.local_slots)) text += " (WRONG SIDE)";
+    if ((slot.features & pane::kConsumerFeatureHeavyFence) != 0) text += ", heavy fence";
     return text;
 }
 
@@ -1395,6 +1398,10 @@ void render_text(const Snapshot& s, const Source& src, const Liveness* live, std
     put(out, "  {:<16} {} slots at {}, timeout {} ms; {}\n", "consumers", h.max_consumers, h.slot_table_offset,
         h.consumer_timeout_ms, sides_text(h));
     put(out, "  {:<16} {}\n", "producer kernel", kernel_text(h.producer_host_id));
+    put(out, "  {:<16} {}\n", "wake fences",
+        (h.flags & pane::kRegionFlagAsymmetricWake) != 0
+            ? "asymmetric (the producer receives membarrier barriers; protocol 7.6)"
+            : "full on both sides");
     put(out, "  {:<16} {} of {} entries at {}\n", "channel table", h.channel_count, h.channel_table_capacity,
         h.channel_table_offset);
 
@@ -1514,11 +1521,11 @@ void render_json(const Snapshot& s, const Source& src, const Liveness* live, std
         put(out,
             "{}{{\"index\":{},\"claim\":{},\"held\":{},\"reaped\":{},\"reaped_claim\":{},\"state\":{},"
             "\"state_value\":{},\"live\":{},\"pid\":{},\"attach_epoch\":\"{}\",\"attach_epoch_current\":{},"
-            "\"heartbeat\":{},\"reap_count\":{},\"host_id\":\"{}\",\"same_kernel_as_producer\":{}",
+            "\"heartbeat\":{},\"reap_count\":{},\"host_id\":\"{}\",\"same_kernel_as_producer\":{},\"features\":{}",
             i == 0 ? "" : ",", i, slot.claim, slot_held(slot), slot_reaped(slot), slot.reaped_claim,
             json_string(consumer_state_name(slot.state)), slot.state, slot_live(slot, h.epoch), slot.pid,
             hex64(slot.attach_epoch), slot.attach_epoch == h.epoch, slot.heartbeat, slot.reap_count, hex64(slot.host_id),
-            slot.host_id != 0 && slot.host_id == h.producer_host_id);
+            slot.host_id != 0 && slot.host_id == h.producer_host_id, slot.features);
         if (live != nullptr && i < live->slots.size()) {
             put(out, ",\"heartbeat_unchanged_ms\":{:.1f},\"heartbeat_seen_change\":{}", ms(live->slots[i].age),
                 live->slots[i].moved);

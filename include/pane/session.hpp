@@ -191,6 +191,9 @@ public:
     [[nodiscard]] const RegionPlan& plan() const noexcept { return state_->plan; }
     [[nodiscard]] std::uint64_t live_consumers() const noexcept { return state_->roster.live_mask(); }
     [[nodiscard]] std::uint64_t reaped_total() const noexcept { return state_->roster.reaped_total(); }
+    // Whether publishes currently check for sleepers after a compiler barrier alone (protocol
+    // 1.3, kRegionFlagAsymmetricWake), as of the roster's last refresh (tick()).
+    [[nodiscard]] bool light_wakes() const noexcept { return state_->roster.light_wakes(); }
 
 private:
     struct State {
