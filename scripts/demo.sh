@@ -5,7 +5,7 @@
 # type) and pane-consume (verifies every frame, cursor update and shape) as two processes. Ends
 # with the producer's summary and then the consumer's report. Exit status is the consumer's.
 #   PANE_DEMO_SIZE=3840x2160 PANE_DEMO_SECONDS=10 scripts/demo.sh
-#   scripts/demo.sh bench [pane-bench options]     (the ring benchmark instead)
+#   scripts/demo.sh bench [pane-bench options]     (the benchmark instead, e.g. --quick)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -13,7 +13,7 @@ bash scripts/deps.sh
 ninja -C build >/dev/null
 if [ "${1:-}" = bench ]; then
   shift
-  exec build/tools/pane-bench ring "$@"
+  exec build/tools/pane-bench "$@"
 fi
 size=${PANE_DEMO_SIZE:-1920x1080}
 seconds=${PANE_DEMO_SECONDS:-5}
