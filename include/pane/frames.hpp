@@ -441,6 +441,8 @@ private:
             if (const std::uint32_t now_seen = detail::load_relaxed(state_->rows_ready); now_seen != seen) {
                 seen = now_seen;  // at most once per publish: the clock read is cheap beside it
                 moved = Clock::now();
+                // A hostile producer may move the word forever without reaching n.
+                if (deadline.passed(moved)) return WaitStatus::timed_out;
             } else if (polls % detail::kPollsPerClockRead == 0) {
                 const auto now = Clock::now();
                 if (now - moved > kProgressPoll || deadline.passed(now)) return WaitStatus::timed_out;
@@ -583,7 +585,8 @@ public:
             if (s != FrameStatus::no_frame && s != FrameStatus::superseded) return s;
             if (deadline.passed(Clock::now())) return FrameStatus::timed_out;
             const detail::ConsumerSleeper sleeper{&view_.ring.control->sleepers, &holder_,
-                                                  detail::low_word(view_.ring.control->write_pos), &arrivals_};
+                                                  detail::low_word(view_.ring.control->write_pos), &arrivals_,
+                                                  /*publisher_may_fence_lightly=*/true};
             const auto ready = [this] {
                 if (ring_.latest_ready_approx()) return true;
                 holder_.keep_alive();  // latest_ready_approx checked the standing

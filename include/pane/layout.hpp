@@ -143,8 +143,10 @@ struct alignas(8) ConsumerSlot {
     std::uint32_t state;         // C: ConsumerState
     std::uint32_t pid;           // C: informational only
     std::uint64_t host_id;       // C (1.2): the holder's kernel boot identity, 0 = unknown
-    std::uint64_t features;      // C (1.3): kConsumerFeature* of the holder; 1.2 and older: 0
-    std::uint64_t reserved_c[2];
+    std::uint64_t features;        // C (1.3): kConsumerFeature* of the holder
+    std::uint64_t features_claim;  // C (1.3): the claim `features` was written under; any other
+                                   // value means a holder that wrote none (1.2 and older)
+    std::uint64_t reserved_c[1];
     std::uint64_t reaped_claim;  // P: the claim value P reaped (or released at init)
     std::uint64_t reap_count;    // P: how many holders of this slot P has reaped
     std::uint64_t reserved_p[6];
@@ -251,7 +253,8 @@ static_assert(offsetof(ConsumerSlot, state) == 24);
 static_assert(offsetof(ConsumerSlot, pid) == 28);
 static_assert(offsetof(ConsumerSlot, host_id) == 32);
 static_assert(offsetof(ConsumerSlot, features) == 40);
-static_assert(offsetof(ConsumerSlot, reserved_c) == 48);
+static_assert(offsetof(ConsumerSlot, features_claim) == 48);
+static_assert(offsetof(ConsumerSlot, reserved_c) == 56);
 static_assert(offsetof(ConsumerSlot, reaped_claim) == 64);
 static_assert(offsetof(ConsumerSlot, reap_count) == 72);
 static_assert(offsetof(ConsumerSlot, reserved_p) == 80);

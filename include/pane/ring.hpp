@@ -240,7 +240,10 @@ public:
         const std::size_t count = packed.size() / message_size;
         std::size_t n = count;
         if (view_.policy == RingPolicy::lossless) n = static_cast<std::size_t>(std::min<std::uint64_t>(count, room_for(count)));
-        for (std::size_t i = 0; i < n; ++i) {
+        // Overwrite: of more than a ring only the last ring's worth can be read; the messages
+        // before it are published as lost (their positions pass, their slots are never written).
+        const std::size_t skipped = n > view_.geometry.capacity ? n - view_.geometry.capacity : 0;
+        for (std::size_t i = skipped; i < n; ++i) {
             const std::uint64_t p = position_ + i;
             detail::write_slot(view_.slot_at(p), p, packed.subspan(i * message_size, message_size), write_combining_);
         }
@@ -580,13 +583,14 @@ public:
         return result;
     }
 
-    // Copies out a run of ready messages, each exactly `message_size` bytes, into consecutive
-    // `message_size`-byte cells of `out` (as many as fit), with one standing check, one read_pos
-    // store and one wake-up check for the lot. For rings of fixed-size messages: a message of
-    // any other length is a protocol violation (broken). Anything but a ready message first
-    // (empty, a lap, a lost standing) is reported as try_pop reports it.
+    // Copies out a run of ready messages into consecutive `message_size`-byte cells of `out` (as
+    // many as fit), with one standing check, one read_pos store and one wake-up check for the
+    // lot. For rings of fixed-size messages only: `message_size` must be the ring's element
+    // size (else buffer_too_small, nothing consumed), and a message of any other length is a
+    // protocol violation (broken). Anything but a ready message first (empty, a lap, a lost
+    // standing) is reported as try_pop reports it.
     [[nodiscard]] PopBatchResult try_pop_batch(std::span<std::byte> out, std::size_t message_size) noexcept {
-        if (message_size == 0 || out.size() < message_size) return {PopStatus::buffer_too_small};
+        if (message_size != view_.geometry.element_size || out.size() < message_size) return {PopStatus::buffer_too_small};
         const std::size_t max = out.size() / message_size;
         std::size_t n = 0;
         if (cursor_ != nullptr && !broken_) {
@@ -700,7 +704,8 @@ private:
             if (!first) now = Clock::now();
             if (deadline.passed(now)) return timed_out;
             const detail::ConsumerSleeper sleeper{&view_.control->sleepers, &holder_,
-                                                  detail::low_word(view_.control->write_pos), &arrivals_};
+                                                  detail::low_word(view_.control->write_pos), &arrivals_,
+                                                  /*publisher_may_fence_lightly=*/true};
             const auto ready = [this] {
                 if (ready_approx()) return true;
                 holder_.keep_alive();  // ready_approx checked the standing

@@ -674,6 +674,7 @@ private:
                 detail::store_relaxed(s.pid, detail::current_pid());
                 detail::store_relaxed(s.host_id, detail::host_id());
                 detail::store_relaxed(s.features, detail::register_for_light_fences() ? kConsumerFeatureHeavyFence : 0u);
+                detail::store_relaxed(s.features_claim, next);
                 detail::store_relaxed(s.attach_epoch, checked.header.epoch);
                 detail::store_relaxed(s.heartbeat, detail::load_relaxed(s.heartbeat) + 1);  // a new holder: the roster restarts its clock anyway
                 // The roster reads state (acquire), then attach_epoch.

@@ -60,16 +60,30 @@ private:
 class WaitLimit {
 public:
     WaitLimit(Deadline deadline) noexcept : deadline_(deadline) {}  // NOLINT: implicit by design
+    // Saturating: a timeout beyond what the clock can count (nanoseconds::max(), hours::max())
+    // means "no limit" rather than an overflow.
     template <class Rep, class Period>
     WaitLimit(std::chrono::duration<Rep, Period> timeout) noexcept  // NOLINT: implicit by design
-        : timeout_(std::chrono::duration_cast<Clock::duration>(timeout)), relative_(true) {}
+        : timeout_(saturated(timeout)), relative_(true) {}
+    [[nodiscard]] static WaitLimit forever() noexcept { return WaitLimit(Clock::duration::max()); }
     // The deadline of a call that starts waiting at `now`; taken once per call, so that every
     // round of its wait shares one limit.
     [[nodiscard]] Deadline start(Clock::time_point now) const noexcept {
-        return relative_ ? Deadline::at(now + std::max(timeout_, Clock::duration::zero())) : deadline_;
+        if (!relative_) return deadline_;
+        if (timeout_ <= Clock::duration::zero()) return Deadline::at(now);
+        if (now.time_since_epoch() > Clock::duration::max() - timeout_) return Deadline::at(Clock::time_point::max());
+        return Deadline::at(now + timeout_);
     }
 
 private:
+    template <class Rep, class Period>
+    [[nodiscard]] static Clock::duration saturated(std::chrono::duration<Rep, Period> timeout) noexcept {
+        using Wide = std::chrono::duration<long double, std::nano>;
+        const Wide wide = std::chrono::duration_cast<Wide>(timeout);
+        if (wide >= std::chrono::duration_cast<Wide>(Clock::duration::max())) return Clock::duration::max();
+        if (wide <= Wide::zero()) return Clock::duration::zero();
+        return std::chrono::duration_cast<Clock::duration>(timeout);
+    }
     Deadline deadline_ = Deadline::at(Clock::time_point{});
     Clock::duration timeout_{};
     bool relative_ = false;

@@ -105,6 +105,10 @@ struct ConsumerSleeper {
     const SlotHolder* holder;
     const std::uint32_t* waited;
     const ArrivalEstimate* arrival_estimate = nullptr;  // the handle's, for AutoWait across kernels
+    // The word is a ring's write_pos, whose publish may use a light fence (7.6): only then does
+    // announcing need the heavy one. Row progress and cursor positions are published with full
+    // fences, and a membarrier there would cost a system call and IPIs for nothing.
+    bool publisher_may_fence_lightly = false;
 
     [[nodiscard]] const ArrivalEstimate* arrivals() const noexcept { return arrival_estimate; }
 
@@ -116,7 +120,7 @@ struct ConsumerSleeper {
         std::atomic_ref<std::uint64_t>(*sleepers).fetch_or(holder->bit(), std::memory_order_relaxed);  // consumer-only word
         // Pairs with the producer's light fence between its publish and its check of the
         // sleepers word (wake_sleepers); the wait's own fence follows (wait.hpp).
-        if (holder->asymmetric_wakes) heavy_fence();
+        if (publisher_may_fence_lightly && holder->asymmetric_wakes) heavy_fence();
     }
     // Never on another kernel than the producer's: such a consumer never announces, and an RMW
     // from there could race with this side's (layout.hpp). With slot sides its slot's bit is

@@ -65,6 +65,7 @@ public:
     // Scans every slot: notes new holders, records heartbeat movement, reaps the silent.
     void refresh(Clock::time_point now) noexcept {
         last_refresh_ = now;
+        refreshed_ = true;
         for (std::uint32_t i = 0; i < count_; ++i) refresh_slot(i, now);
     }
 
@@ -86,12 +87,15 @@ public:
     }
 
     // Whether a publish may check for sleepers after a compiler barrier alone (wake_sleepers):
-    // the region says so, and no holder on our kernel, as of the last refresh, lacks
-    // kConsumerFeatureHeavyFence. A holder that claimed its slot since then is not known yet:
-    // if it is an older consumer, it can miss one wake (in the instant the publish's stores are
-    // not yet visible), which its futex slice bounds. Holders on other kernels never sleep on a
-    // futex of ours, so they do not count.
-    [[nodiscard]] bool light_wakes() const noexcept { return asymmetric_wakes_ && heavy_fence_missing_ == 0; }
+    // the region says so, the slots have been scanned at least once, and no holder that may
+    // sleep on our futex (on our kernel, or naming none: 1.0 and 1.1) lacked
+    // kConsumerFeatureHeavyFence under its own claim at the last refresh. A holder that claimed
+    // its slot since then is not known yet: if it is an older consumer, each of its sleeps until
+    // the next refresh can miss a wake (in the instant a publish's stores are not yet visible),
+    // which its futex slice bounds. Holders that name another kernel never sleep on our futex.
+    [[nodiscard]] bool light_wakes() const noexcept {
+        return asymmetric_wakes_ && refreshed_ && heavy_fence_missing_ == 0;
+    }
     // Whether the producer issues a heavy fence before sleeping for room (kRegionFlagAsymmetricWake).
     [[nodiscard]] bool asymmetric_wakes() const noexcept { return asymmetric_wakes_; }
 
@@ -127,9 +131,13 @@ private:
         const auto state = static_cast<ConsumerState>(load_acquire(slot.state));
         const bool live = state == ConsumerState::attached && load_relaxed(slot.attach_epoch) == epoch_;
         live_mask_ = live ? (live_mask_ | bit) : (live_mask_ & ~bit);
-        // Until its state says attached, a holder may not have written its features yet.
-        const bool heavy_fence = live && (load_relaxed(slot.features) & kConsumerFeatureHeavyFence) != 0;
-        const bool may_sleep_here = same_kernel(load_relaxed(slot.host_id));
+        // Until its state says attached, a holder may not have written its features yet; and a
+        // holder that writes none (1.2 and older) leaves its predecessor's, under another claim.
+        const bool heavy_fence = live && load_relaxed(slot.features_claim) == claim &&
+                                 (load_relaxed(slot.features) & kConsumerFeatureHeavyFence) != 0;
+        // A holder that names no kernel (1.0 and 1.1 write no host_id) may sleep on our futex.
+        const std::uint64_t holder_host = load_relaxed(slot.host_id);
+        const bool may_sleep_here = holder_host == 0 || same_kernel(holder_host);
         heavy_fence_missing_ = (may_sleep_here && !heavy_fence) ? (heavy_fence_missing_ | bit) : (heavy_fence_missing_ & ~bit);
     }
 
@@ -157,6 +165,7 @@ private:
     std::uint64_t live_mask_ = 0;
     std::uint64_t heavy_fence_missing_ = 0;  // holders on our kernel without kConsumerFeatureHeavyFence
     bool asymmetric_wakes_ = false;
+    bool refreshed_ = false;  // light_wakes() needs one scan of the slots first
     std::uint64_t reaped_total_ = 0;
     std::array<std::uint64_t, kMaxConsumers> claims_{};
     std::array<std::uint64_t, kMaxConsumers> heartbeats_{};
