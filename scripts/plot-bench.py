@@ -6,7 +6,7 @@
 #   roundtrip.png   round-trip p50 and p99.9 per size and transport, with the floor
 #   wait.png        wake latency (p50, p99, p99.9) and CPU of the waiting side per strategy
 #   fanout.png      throughput against the number of consumers
-#   frames.png      frame write -> read-all against the copy references
+#   frames.png      frame write -> read-all against the copy references (one cell per frame size)
 # Needs matplotlib (Debian: apt-get install python3-matplotlib).
 import json
 import os
@@ -162,13 +162,10 @@ def plot_frames(doc, out):
         for m in cs:
             if (m["width"], m["height"]) != (w, h):
                 continue
-            if m["kind"] == "copy":
-                for key, what in (("memcpy_ns", "memcpy"), ("nt_copy_ns", "NT copy"), ("read_ns", "read")):
-                    names.append(what)
-                    vals.append(m["median"].get(key, 0) / 1e6)
-            else:
-                names.append(m["label"].replace("pane, ", "pane\n"))
-                vals.append(m["median"].get("p50_ns", 0) / 1e6)
+            for key, what in (("progressive_p50_ns", "pane\nprogressive"), ("whole_p50_ns", "pane\nwhole frame"),
+                              ("nt_copy_ns", "NT copy"), ("memcpy_ns", "memcpy"), ("read_ns", "read")):
+                names.append(what)
+                vals.append(m["median"].get(key, 0) / 1e6)
         ax.bar(names, vals, color=["tab:blue" if n.startswith("pane") else "tab:gray" for n in names])
         ax.set_ylabel("ms per frame (p50)")
         ax.set_title(f"{w}x{h} BGRA: begin() -> every row read", fontsize=10)

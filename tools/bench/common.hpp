@@ -167,6 +167,13 @@ inline std::uint64_t cpu_ns(int who = RUSAGE_SELF) noexcept {
     return tv_ns(ru.ru_utime) + tv_ns(ru.ru_stime);
 }
 
+// Involuntary context switches of the calling thread so far: a timed piece during which this
+// moved was preempted, and a shared machine's other load decided its time.
+inline long preemptions() noexcept {
+    rusage ru{};
+    return ::getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : 0;
+}
+
 // Busy and stolen time of a set of CPUs from /proc/stat, in ns. Busy is user + nice + system +
 // irq + softirq: what processes (ours and others) and interrupts used; steal is what the
 // hypervisor gave to other guests while we wanted to run.

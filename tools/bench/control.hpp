@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The bench's own shared page between the parent (this process) and the child it re-runs: the
-// floor probe's ping-pong words, the start/finish handshake, the child's report, and a small
-// payload area for the eventfd baseline. It lives in its own POSIX shm object, apart from the Pane
-// regions under test, so nothing the bench does to coordinate touches the lines being measured.
+// floor probe's ping-pong words, the start/finish handshake, the child's report, the frames
+// measurement's per-iteration records, and a small payload area for the eventfd baseline. It
+// lives in its own POSIX shm object, apart from the Pane regions under test, so nothing the
+// bench does to coordinate touches the lines being measured.
 #pragma once
 
 #include <atomic>
@@ -46,6 +47,18 @@ struct ChildReport {
     char error[256] = {};      // a BenchError's text, if the child failed
 };
 
+// Frames: the pieces the child (the producer) times in every iteration, in this order.
+enum FramePiece : unsigned { kMemcpy, kNtCopy, kReadPass, kWriteProgressive, kWriteWhole, kFramePieces };
+
+// One iteration of the frames measurement as the child saw it: the copy references, and its
+// part of the two frames (begin() to copy_rows returning), each with whether the child was
+// preempted meanwhile. Read by the parent once the child has reported.
+struct FrameRecord {
+    std::uint64_t ns[kFramePieces] = {};
+    bool preempted[kFramePieces] = {};
+};
+inline constexpr std::size_t kMaxFrameIterations = 128;
+
 struct Control {
     Word ping;      // floor probe: parent -> child
     Word pong;      // floor probe: child -> parent
@@ -54,6 +67,7 @@ struct Control {
     Word reported;  // child: report written (1)
     Word ack;       // frames: serial of the last frame the parent has read and checked
     ChildReport report;
+    FrameRecord frames[kMaxFrameIterations];
     alignas(kLine) std::byte payload[2][4096];  // eventfd baseline: one message each way
 };
 

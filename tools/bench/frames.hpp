@@ -1,38 +1,54 @@
 // SPDX-License-Identifier: MIT
-// Frames: the time from the producer's begin() to the consumer having read every row of the
-// frame into its own memory (what a viewer does before it uploads), BGRA, with progressive read
-// on (the producer publishes every kRowsPerStep rows, the consumer copies rows as they arrive)
-// and off (one publish when the frame is complete, the consumer copies it after). The child
-// produces, the parent consumes; frames go one at a time (the producer waits for the parent's
-// acknowledgement), so each sample is one frame's latency without queueing.
+// Frames: what one BGRA frame costs to move through a frame channel, against the physical limits
+// measured in the same run on the same CPU. The child is the producer: it writes each frame from
+// a private source buffer (a capture buffer) with FrameWriter::copy_rows, which streams the rows
+// and publishes progress every kCopyPublishBytes. The parent is the consumer: it reads every row
+// of the frame as the producer publishes it (progressive) or after the last row is published
+// (whole frame), summing every word. A sample is begin() (the descriptor's producer_time_ns) to
+// the consumer having read the last row. Frames go one at a time: the producer waits for the
+// consumer's acknowledgement, so a sample has no queueing in it.
 //
-// Every frame is checked after the timing stops: verify() (the buffer was not reused while we
-// read), then every row of our copy: its first 8 bytes carry the frame's index, the rest is the
-// test pattern.
+// Each iteration, the child times one memcpy, one stream_copy (the NT copy) and one read pass of
+// a frame between private buffers, then the progressive frame, then the whole frame, so that the
+// machine's noise hits all five alike; the ratios are taken per round. Three things keep the
+// references honest (docs/performance.md, "Frames"):
+//   - caches: a scrub read (larger than the last-level cache) before every timed piece, so each
+//     starts with the source out of cache, as a capture buffer is;
+//   - rotation: the copies write three targets in turn, each as often as a frame buffer is
+//     written; on the development VM streaming into memory not written recently is up to 1.7x
+//     slower, and one reused target flatters the reference;
+//   - preemption: a sample during which the child was preempted (involuntary context switches),
+//     or the parent once it had the frame, is left out of the p50s (p99 keeps every sample).
 //
-// The references, measured in the same run (the child idle but for the floor probes): memcpy
-// and a non-temporal copy of a frame between two private buffers, and reading a frame.
+// Every frame is checked after its clock stops: its sum (every word, as read), verify() (the
+// buffer was not reused while we read), and every row in place: its first 8 bytes carry the
+// frame's index, the next 8 the row number, the rest is the pattern.
 #pragma once
 
+#include <array>
 #include <cstdlib>
 #include <memory>
+
+#include <pane/stream_copy.hpp>
 
 #include "job.hpp"
 
 namespace bench {
 
-inline constexpr std::uint32_t kRowsPerStep = 32;
-inline constexpr unsigned kWarmupFrames = 6;  // two per buffer: page faults, first touches
+inline constexpr unsigned kWarmupIterations = 3;  // two frames each: two per buffer (page faults, first touches)
+inline constexpr std::size_t kTargets = 3;        // copy targets, as many as the channel has frame buffers
+inline constexpr std::size_t kScrubBytes = std::size_t{96} << 20;  // more than any last-level cache here
+inline volatile std::uint64_t g_frames_sink = 0;  // keeps the scrubs and read passes from being optimised away
 
 struct FreeDeleter {
     void operator()(std::byte* p) const noexcept { std::free(p); }
 };
 using Buffer = std::unique_ptr<std::byte[], FreeDeleter>;
 
-inline Buffer make_buffer(std::size_t bytes) {
+inline Buffer make_buffer(std::size_t bytes, std::byte fill = std::byte{0}) {
     auto* p = static_cast<std::byte*>(std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096));
     if (p == nullptr) throw BenchError("out of memory");
-    std::memset(p, 0, bytes);  // fault every page in now, not during a measurement
+    std::memset(p, static_cast<int>(fill), bytes);  // fault every page in now, not during a measurement
     return Buffer(p);
 }
 
@@ -63,6 +79,28 @@ inline bool frame_ok(const std::byte* got, const std::byte* pattern, std::uint32
     return true;
 }
 
+// Sum of the 64-bit words of `bytes` (a multiple of 8): touches every byte once, as a reader that
+// checks or converts a frame does. Order-independent, so rows summed as they arrive add up to the
+// whole frame's sum; a frame stamped with index i sums to (its sum stamped 0) + height * i.
+inline std::uint64_t sum_words(const std::byte* p, std::size_t bytes) {
+    std::uint64_t a = 0, b = 0, c = 0, d = 0;
+    std::size_t i = 0;
+    for (; i + 32 <= bytes; i += 32) {
+        std::uint64_t w[4];
+        std::memcpy(w, p + i, 32);
+        a += w[0];
+        b += w[1];
+        c += w[2];
+        d += w[3];
+    }
+    for (; i + 8 <= bytes; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        a += w;
+    }
+    return a + b + c + d;
+}
+
 inline pane::RegionSpec frame_region_spec(std::uint32_t width, std::uint32_t height) {
     pane::RegionSpec spec;
     spec.max_consumers = 4;
@@ -73,174 +111,164 @@ inline pane::RegionSpec frame_region_spec(std::uint32_t width, std::uint32_t hei
 }
 
 // ---------------------------------------------------------------------------------------------
-// Copy references
-
-// Non-temporal copy: 16-byte streaming stores that bypass the cache, then a store fence. Our own
-// plain loop, the reference a streaming row copy has to meet. Needs 16-byte aligned buffers.
-inline void nt_copy(std::byte* dst, const std::byte* src, std::size_t n) {
-#if defined(__SSE2__)
-    auto* d = reinterpret_cast<__m128i*>(dst);
-    const auto* s = reinterpret_cast<const __m128i*>(src);
-    std::size_t i = 0;
-    for (; i + 4 <= n / 16; i += 4) {
-        const __m128i a = _mm_load_si128(s + i), b = _mm_load_si128(s + i + 1);
-        const __m128i c = _mm_load_si128(s + i + 2), e = _mm_load_si128(s + i + 3);
-        _mm_stream_si128(d + i, a);
-        _mm_stream_si128(d + i + 1, b);
-        _mm_stream_si128(d + i + 2, c);
-        _mm_stream_si128(d + i + 3, e);
-    }
-    _mm_sfence();
-    std::memcpy(dst + i * 16, src + i * 16, n - i * 16);
-#else
-    std::memcpy(dst, src, n);
-#endif
-}
-
-// Reads every byte (8 at a time); the result is used so the compiler keeps the loads.
-inline std::uint64_t read_all_bytes(const std::byte* p, std::size_t n) {
-    std::uint64_t acc = 0;
-    for (std::size_t i = 0; i + 8 <= n; i += 8) {
-        std::uint64_t v;
-        std::memcpy(&v, p + i, 8);
-        acc ^= v;
-    }
-    return acc;
-}
-
-// Parent, with an idle child: p50 times of memcpy, nt_copy and read_all_bytes over one frame.
-inline Window parent_copy(ControlMap& ctl, Job job, const std::vector<int>& cpus, Metrics& out) {
-    ParentLinks links;
-    const std::size_t bytes = std::size_t{job.width} * job.height * 4;
-    Buffer src = make_buffer(bytes), dst = make_buffer(bytes);
-    make_pattern(src.get(), job.width, job.height);
-    std::vector<std::uint64_t> t_memcpy, t_nt, t_read;
-    volatile std::uint64_t sink = 0;
-    Window w = run_window(ctl, job, links, cpus, [] {}, [&] {
-        for (unsigned i = 0; i < job.frames; ++i) {
-            std::uint64_t t = now_ns();
-            std::memcpy(dst.get(), src.get(), bytes);
-            t_memcpy.push_back(now_ns() - t);
-            t = now_ns();
-            nt_copy(dst.get(), src.get(), bytes);
-            t_nt.push_back(now_ns() - t);
-            t = now_ns();
-            sink = sink + read_all_bytes(src.get(), bytes);
-            t_read.push_back(now_ns() - t);
-        }
-    });
-    const double gb = static_cast<double>(bytes) / 1e9;
-    const double m = pt::percentiles(t_memcpy).p50, n = pt::percentiles(t_nt).p50, r = pt::percentiles(t_read).p50;
-    out["memcpy_ns"] = m;
-    out["nt_copy_ns"] = n;
-    out["read_ns"] = r;
-    out["memcpy_gbps"] = gb / (m / 1e9);
-    out["nt_copy_gbps"] = gb / (n / 1e9);
-    out["read_gbps"] = gb / (r / 1e9);
-    out["errors"] = 0;
-    return w;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Producer (child) and consumer (parent)
-
-// Writes rows [first, last) of `src` into the frame. The memcpy path publishes progress itself;
-// a library row copy (FrameWriter::copy_rows, when this Pane has it) is used by the caller.
-inline void write_rows(pane::FrameWriter& w, const std::byte* src, std::size_t stride, std::uint32_t first,
-                       std::uint32_t last) {
-    std::memcpy(w.row(first), src + first * stride, (last - first) * stride);
-}
+// Producer (child)
 
 inline void child_frames(ControlMap& ctl, const Job& job) {
     PaneRegion region(job.base + "-b", frame_region_spec(job.width, job.height));
     auto frames = region.session().frames("frames").value();
-    const std::size_t stride = std::size_t{job.width} * 4;
-    Buffer src = make_buffer(stride * job.height);
+    const std::size_t stride = std::size_t{job.width} * 4, bytes = stride * job.height;
+    Buffer src = make_buffer(bytes);
     make_pattern(src.get(), job.width, job.height);
+    std::array<Buffer, kTargets> targets{make_buffer(bytes, std::byte{1}), make_buffer(bytes, std::byte{1}),
+                                         make_buffer(bytes, std::byte{1})};
+    Buffer scrub = make_buffer(std::max(2 * bytes, kScrubBytes), std::byte{3});
+    std::uint64_t sink = 0;
     child_window(ctl, [&] {
-        const unsigned total = job.frames + kWarmupFrames;
-        for (std::uint64_t index = 0; index < total; ++index) {
+        const unsigned iterations = kWarmupIterations + job.frames;
+        for (unsigned it = 0; it < iterations; ++it) {
+            FrameRecord& rec = ctl->frames[it];
+            std::byte* target = targets[it % kTargets].get();
+            const auto timed = [&](FramePiece piece, auto&& body) {
+                sink += sum_words(scrub.get(), std::max(2 * bytes, kScrubBytes));
+                const long switches = preemptions();
+                const std::uint64_t t = now_ns();
+                body();
+                rec.ns[piece] = now_ns() - t;
+                rec.preempted[piece] = preemptions() != switches;
+            };
             // One frame at a time: the parent acknowledges each after checking it.
-            spin([&] { return ctl->ack.load() == index; }, "the consumer's acknowledgement");
-            stamp_rows(src.get(), job.height, stride, index);
-            pane::FrameWriter w;
-            const auto st = frames.begin({pane::FrameFormat::bgra8, job.width, job.height}, w);
-            if (st != pane::FrameStatus::ok) throw BenchError("frame begin failed");
-            if (job.progressive) {
-                for (std::uint32_t y = 0; y < job.height; y += kRowsPerStep) {
-                    const std::uint32_t end = std::min(job.height, y + kRowsPerStep);
-                    write_rows(w, src.get(), stride, y, end);
-                    w.rows_ready(end);
-                }
-            } else {
-                write_rows(w, src.get(), stride, 0, job.height);
+            spin([&] { return ctl->ack.load() == 2 * it; }, "the consumer's acknowledgement");
+            timed(kMemcpy, [&] { std::memcpy(target, src.get(), bytes); });
+            timed(kNtCopy, [&] { pane::stream_copy(target, src.get(), bytes); });
+            timed(kReadPass, [&] { sink += sum_words(target, bytes); });  // memory just written by streaming stores
+            for (const FramePiece piece : {kWriteProgressive, kWriteWhole}) {
+                const std::uint64_t index = 2 * it + (piece == kWriteWhole ? 1 : 0);
+                spin([&] { return ctl->ack.load() == index; }, "the consumer's acknowledgement");
+                stamp_rows(src.get(), job.height, stride, index);
+                timed(piece, [&] {
+                    pane::FrameWriter w;
+                    if (frames.begin({pane::FrameFormat::bgra8, job.width, job.height}, w) != pane::FrameStatus::ok ||
+                        w.copy_rows(0, job.height, src.get(), stride) != pane::RowCopyStatus::ok) {
+                        throw BenchError("frame begin or copy_rows failed");
+                    }
+                    w.finish();
+                });
+                ++ctl->report.value;
             }
-            w.finish();
-            ++ctl->report.value;
         }
-        spin([&] { return ctl->ack.load() == total; }, "the last acknowledgement");
+        spin([&] { return ctl->ack.load() == 2 * iterations; }, "the last acknowledgement");
     });
+    g_frames_sink = sink;
 }
 
-// Reads the frame's rows into `dst` as the producer publishes them (progressive) or all at once
-// after it finished; returns when every row is copied.
-inline void read_frame(const pane::FrameView& view, std::byte* dst, bool progressive) {
+// ---------------------------------------------------------------------------------------------
+// Consumer (parent)
+
+// Reads the frame's rows as the producer publishes them (progressive) or all at once after it
+// published the last one; returns the sum of every word read.
+inline std::uint64_t read_frame(const pane::FrameView& view, const pane::AnyWait& wait, bool progressive) {
     const std::uint32_t height = view.descriptor().height;
     const std::size_t stride = view.descriptor().stride;
-    std::uint32_t done = 0;
-    while (done < height) {
-        const std::uint32_t ready = view.rows_ready();
-        const bool take = progressive ? ready > done : ready == height;
-        if (!take) {
-            const auto st = view.wait_rows(progressive ? done + 1 : height, pane::BusySpin{}, pane::Deadline::after(200ms));
-            if (st != pane::FrameStatus::ok && st != pane::FrameStatus::timed_out) throw BenchError("frame rows wait failed");
-            if (st == pane::FrameStatus::timed_out) check_peer("a frame");
+    std::uint64_t sum = 0;
+    for (std::uint32_t done = 0; done < height;) {
+        const auto st = view.wait_rows(progressive ? done + 1 : height, wait, 200ms);
+        if (st == pane::FrameStatus::timed_out) {
+            check_peer("a frame's rows");
             continue;
         }
-        std::memcpy(dst + done * stride, view.row(done), (ready - done) * stride);
+        if (st != pane::FrameStatus::ok) throw BenchError("frame rows wait failed");
+        const std::uint32_t ready = view.rows_ready();
+        sum += sum_words(view.row(done), std::size_t{ready - done} * stride);
         done = ready;
     }
+    return sum;
 }
 
+// Timed samples of one figure: p50 over those not preempted (over all, if every one was), p99
+// over all of them.
+struct Samples {
+    std::vector<std::uint64_t> clean, all;
+    unsigned preempted = 0;
+    void add(std::uint64_t ns, bool was_preempted) {
+        all.push_back(ns);
+        if (was_preempted) ++preempted;
+        else clean.push_back(ns);
+    }
+    double p50() { return pt::percentiles(clean.empty() ? all : clean).p50; }
+    double p99() { return pt::percentiles(all).p99; }
+};
+
 inline Window parent_frames(ControlMap& ctl, Job job, const std::vector<int>& cpus, Metrics& out) {
+    const unsigned iterations = kWarmupIterations + job.frames;
+    if (iterations > kMaxFrameIterations) throw BenchError(fmt::format("at most {} frames", kMaxFrameIterations - kWarmupIterations));
     ParentLinks links;
-    const std::size_t stride = std::size_t{job.width} * 4;
-    Buffer pattern = make_buffer(stride * job.height), dst = make_buffer(stride * job.height);
+    const std::size_t stride = std::size_t{job.width} * 4, bytes = stride * job.height;
+    Buffer pattern = make_buffer(bytes);
     make_pattern(pattern.get(), job.width, job.height);
+    stamp_rows(pattern.get(), job.height, stride, 0);
+    const std::uint64_t sum0 = sum_words(pattern.get(), bytes);
+    const pane::AnyWait wait = job.wait_strategy();
     std::optional<pane::FrameConsumer> frames;
-    std::vector<std::uint64_t> samples;
+    std::vector<std::pair<std::uint64_t, bool>> seen;  // per frame: latency, the parent preempted
     std::uint64_t errors = 0;
     const auto attach = [&] {
         links.pane_b.emplace(job.base + "-b");
         frames.emplace(links.pane_b->session().frames("frames").value());
     };
     Window w = run_window(ctl, job, links, cpus, attach, [&] {
-        const unsigned total = job.frames + kWarmupFrames;
         pane::FrameView view;
-        for (std::uint64_t index = 0; index < total; ++index) {
+        for (std::uint64_t index = 0; index < 2 * iterations; ++index) {
             for (;;) {
-                const auto st = frames->wait_latest(view, pane::BusySpin{}, pane::Deadline::after(200ms));
+                const auto st = frames->wait_latest(view, wait, 200ms);
                 if (st == pane::FrameStatus::ok) break;
                 if (st != pane::FrameStatus::timed_out) throw BenchError("frame wait failed");
                 check_peer("a frame");
             }
-            read_frame(view, dst.get(), job.progressive);
+            // From here: a preemption while we waited came before the frame began (the child
+            // scrubs and times its references first), and would leave out a clean sample.
+            const long switches = preemptions();
+            if (view.descriptor().stride != stride) throw BenchError("frame stride is not width * 4");
+            const std::uint64_t sum = read_frame(view, wait, index % 2 == 0);
             const std::uint64_t t = now_ns();
-            if (index >= kWarmupFrames) samples.push_back(t - view.descriptor().producer_time_ns);
-            if (view.verify() != pane::FrameStatus::ok ||
-                !frame_ok(dst.get(), pattern.get(), job.height, stride, index)) {
+            seen.emplace_back(t - view.descriptor().producer_time_ns, preemptions() != switches);
+            if (sum != sum0 + job.height * index || view.verify() != pane::FrameStatus::ok ||
+                !frame_ok(view.row(0), pattern.get(), job.height, stride, index) || frames->frames_skipped() != 0) {
                 ++errors;
             }
             frames->release();
             ctl->ack.store(index + 1);
         }
     });
-    const auto p = pt::percentiles(samples);
-    out["samples"] = static_cast<double>(samples.size());
-    out["p50_ns"] = p.p50;
-    out["p99_ns"] = p.p99;
-    out["max_ns"] = p.max;
-    out["errors"] = static_cast<double>(errors + (w.child.value == job.frames + kWarmupFrames ? 0 : 1));
+    // The child has reported (acquire in run_window): its records are complete.
+    std::array<Samples, kFramePieces> child;
+    Samples progressive, whole;
+    for (unsigned it = kWarmupIterations; it < iterations; ++it) {
+        const FrameRecord& rec = ctl->frames[it];
+        for (unsigned p = 0; p < kFramePieces; ++p) child[p].add(rec.ns[p], rec.preempted[p]);
+        progressive.add(seen[2 * it].first, seen[2 * it].second || rec.preempted[kWriteProgressive]);
+        whole.add(seen[2 * it + 1].first, seen[2 * it + 1].second || rec.preempted[kWriteWhole]);
+    }
+    // Every figure also as a ratio to this round's NT copy: the table takes the median of those.
+    const double gb = static_cast<double>(bytes) / 1e9;
+    const double nt = child[kNtCopy].p50();
+    const auto figure = [&](const std::string& key, double ns) {
+        out[key + "_ns"] = ns;
+        out[key + "_vs_nt"] = ns / nt;
+    };
+    for (const auto& [key, piece] : std::vector<std::pair<std::string, FramePiece>>{
+             {"memcpy", kMemcpy}, {"nt_copy", kNtCopy}, {"read", kReadPass}}) {
+        figure(key, child[piece].p50());
+        out[key + "_gbps"] = gb / (out[key + "_ns"] / 1e9);
+    }
+    figure("progressive_p50", progressive.p50());
+    figure("progressive_write", child[kWriteProgressive].p50());
+    figure("whole_p50", whole.p50());
+    out["progressive_p99_ns"] = progressive.p99();
+    out["whole_p99_ns"] = whole.p99();
+    out["samples"] = static_cast<double>(5 * job.frames);
+    out["preempted"] = static_cast<double>(progressive.preempted + whole.preempted + child[kMemcpy].preempted +
+                                           child[kNtCopy].preempted + child[kReadPass].preempted);
+    out["errors"] = static_cast<double>(errors + (w.child.value == 2 * iterations ? 0 : 1));
     return w;
 }
 

@@ -23,15 +23,14 @@
 namespace bench {
 
 struct Job {
-    std::string kind = "stream";  // stream | roundtrip | publish | wake | frames | copy
+    std::string kind = "stream";  // stream | roundtrip | publish | wake | frames
     std::string transport = "pane";
     std::size_t size = 16;
     std::string policy = "lossless";
     unsigned consumers = 1;
     std::string wait = "spin";  // Pane's wait strategy on the ring ends (wake: the parent's)
     unsigned rate = 0;          // wake: messages per second
-    unsigned width = 0, height = 0, frames = 0;
-    bool progressive = true;
+    unsigned width = 0, height = 0, frames = 0;  // frames: iterations (each: the references, then two frames)
     double seconds = 0.1;    // how long the body runs (stream, roundtrip, publish, wake)
     std::string base{};      // prefix of every shm name of this run
     int cpu = -1;            // the child's CPU (-1: not pinned)
@@ -42,7 +41,7 @@ struct Job {
         return {"--child",  kind,  "--transport", transport, "--size", std::to_string(size), "--policy", policy,
                 "--consumers", std::to_string(consumers), "--wait", wait, "--rate", std::to_string(rate),
                 "--width", std::to_string(width), "--height", std::to_string(height), "--frames", std::to_string(frames),
-                "--progressive", progressive ? "1" : "0", "--seconds", fmt::format("{}", seconds), "--base", base,
+                "--seconds", fmt::format("{}", seconds), "--base", base,
                 "--cpu", std::to_string(cpu), "--fd-a", std::to_string(fd_a), "--fd-b", std::to_string(fd_b)};
     }
     [[nodiscard]] static Job from(const pt::Options& o) {
@@ -57,7 +56,6 @@ struct Job {
         j.width = static_cast<unsigned>(o.num("width", 0));
         j.height = static_cast<unsigned>(o.num("height", 0));
         j.frames = static_cast<unsigned>(o.num("frames", 0));
-        j.progressive = o.str("progressive", "1") == "1";
         j.seconds = std::stod(o.str("seconds", "0.1"));
         j.base = o.str("base", "");
         j.cpu = std::stoi(o.str("cpu", "-1"));
@@ -77,7 +75,7 @@ struct Job {
 
 inline const std::vector<std::string> kChildOptions = {
     "child", "transport", "size", "policy", "consumers", "wait", "rate", "width", "height",
-    "frames", "progressive", "seconds", "base", "cpu", "fd-a", "fd-b"};
+    "frames", "seconds", "base", "cpu", "fd-a", "fd-b"};
 
 // The measurement window as the parent saw it.
 struct Window {
