@@ -212,7 +212,8 @@ public:
     // How much copy_rows copies between two publishes of progress. Each publish costs a seq_cst
     // fence and a load (plus a futex wake when a reader sleeps); a reader trails by one chunk.
     // On the development VM 64 KiB to 1 MiB made no difference the machine's noise did not
-    // swamp (docs/perf-frames.md); 128 KiB is 8 rows of a 4K frame, ~270 publishes per frame.
+    // swamp (docs/performance.md, "Frames: method and what was measured along the way"); 128 KiB
+    // is 8 rows of a 4K frame, ~270 publishes per frame.
     static constexpr std::size_t kCopyPublishBytes = 128 * 1024;
     [[nodiscard]] bool finished() const noexcept { return published_rows_ == descriptor_.height; }
 
@@ -384,7 +385,8 @@ public:
     // While the producer is visibly writing the frame (rows_ready moved within the last
     // kProgressPoll) this polls, whatever the strategy: the next publish is microseconds away,
     // and sleeping on the futex would cost the producer a wake system call per publish and us a
-    // context switch each (at 4K, a few hundred per frame: docs/perf-frames.md). Once progress
+    // context switch each (at 4K, a few hundred per frame: docs/performance.md, "Frames: method
+    // and what was measured along the way"). Once progress
     // stalls for kProgressPoll, the strategy waits: a futex sleeper on rows_ready itself, woken
     // by the producer when it publishes progress.
     template <class Strategy>

@@ -3,7 +3,8 @@
 // far larger than the caches and the producer never reads it back, so ordinary stores would
 // first read every destination line (read-for-ownership) and then evict the consumer's and our
 // own working set; streaming stores go to memory through write-combining buffers instead
-// (docs/perf-frames.md has the measured difference). x86 with SSE2 (AVX when compiled with it)
+// (docs/performance.md, "Frames: method and what was measured along the way", has the measured
+// difference). x86 with SSE2 (AVX when compiled with it)
 // streams; everywhere else (i386 without SSE2, aarch64, ...) these are plain memcpy.
 //
 // Memory ordering: streaming stores are weakly ordered: on x86 they may become visible after a
