@@ -45,6 +45,24 @@ struct Cell {
         }
         return median(v);
     }
+    // The median over rounds of p99.9 / p50, counting only rounds in which the floor probes
+    // themselves kept p99.9 within `limit` times their p50: in the others the machine (timer
+    // interrupts, the hypervisor taking the vCPU) put a tail on any shared-memory round trip, which
+    // says nothing about the transport. `quiet` gets how many rounds counted.
+    [[nodiscard]] double median_tail_in_quiet_rounds(double limit, std::size_t& quiet) const {
+        std::vector<double> v;
+        for (const auto& r : rounds) {
+            const auto p50 = r.metrics.find("p50_ns"), p999 = r.metrics.find("p999_ns");
+            if (!r.failure.empty() || p50 == r.metrics.end() || p999 == r.metrics.end() || p50->second <= 0) continue;
+            const auto floor_tail = [](const ProbeResult& probe) {
+                return probe.ns.p50 > 0 ? probe.ns.p999 / probe.ns.p50 : 0.0;
+            };
+            if (std::max(floor_tail(r.window.before), floor_tail(r.window.after)) > limit) continue;
+            v.push_back(p999->second / p50->second);
+        }
+        quiet = v.size();
+        return median(v);
+    }
     [[nodiscard]] double median_floor() const {
         std::vector<double> v;
         for (const auto& r : rounds) {
