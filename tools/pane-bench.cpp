@@ -375,8 +375,10 @@ struct Target {
 
 std::vector<Target> targets(const std::vector<Cell>& cells) {
     std::vector<Target> out;
+    // `measured` is shown even when the target cannot be judged (available == false) if it says why.
     const auto add = [&](std::string name, bool available, double ratio, bool pass, std::string measured, std::string goal) {
-        out.push_back({std::move(name), available ? std::move(measured) : "not measured", std::move(goal), ratio, available, pass});
+        if (!available && (measured.empty() || measured.find("no round") != 0)) measured = "not measured";
+        out.push_back({std::move(name), std::move(measured), std::move(goal), ratio, available, pass});
     };
     const Cell* spsc = find(cells, "ring", "boost spsc_queue", 16, "lossless", "-");
     const double spsc_rate = spsc != nullptr ? spsc->median_of("msgs_per_s") : 0;
