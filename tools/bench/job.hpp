@@ -221,4 +221,14 @@ decltype(auto) with_size(std::size_t size, F&& f) {
 // Metrics of one measurement (one round of one cell), by name.
 using Metrics = std::map<std::string, double>;
 
+// A latency measurement's sample count and percentiles, in the metric names the report reads.
+inline void put_latency(Metrics& out, std::vector<std::uint64_t>& samples) {
+    const auto p = pt::percentiles(samples);
+    out["samples"] = static_cast<double>(samples.size());
+    out["p50_ns"] = p.p50;
+    out["p99_ns"] = p.p99;
+    out["p999_ns"] = p.p999;
+    out["max_ns"] = p.max;
+}
+
 }  // namespace bench

@@ -319,12 +319,7 @@ Window parent_roundtrip(ControlMap& ctl, Job job, const std::vector<int>& cpus, 
             });
         });
     });
-    const auto p = pt::percentiles(samples);
-    out["samples"] = static_cast<double>(samples.size());
-    out["p50_ns"] = p.p50;
-    out["p99_ns"] = p.p99;
-    out["p999_ns"] = p.p999;
-    out["max_ns"] = p.max;
+    put_latency(out, samples);
     out["errors"] = static_cast<double>(errors + w.child.errors);
     return w;
 }

@@ -79,12 +79,7 @@ inline Window parent_wake(ControlMap& ctl, Job job, const std::vector<int>& cpus
         body_s = static_cast<double>(now_ns() - t0) / 1e9;
         cpu_used = cpu_ns(RUSAGE_THREAD) - cpu0;
     });
-    const auto p = pt::percentiles(samples);
-    out["samples"] = static_cast<double>(samples.size());
-    out["p50_ns"] = p.p50;
-    out["p99_ns"] = p.p99;
-    out["p999_ns"] = p.p999;
-    out["max_ns"] = p.max;
+    put_latency(out, samples);
     out["cpu_pct"] = body_s > 0 ? 100.0 * static_cast<double>(cpu_used) / 1e9 / body_s : 0;
     out["errors"] = static_cast<double>(errors);
     return w;
