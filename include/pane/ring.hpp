@@ -297,7 +297,7 @@ private:
             detail::store_relaxed(ring->view_.control->producer_waiting, 1u);  // for 1.2 consumers
             detail::store_relaxed(ring->view_.control->producer_sleeping, 1u);
             // Pairs with a registered consumer's light fence between storing read_pos and
-            // checking producer_waiting (notify_producer); the wait's own fence follows.
+            // checking producer_sleeping (notify_producer); the wait's own fence follows.
             if (ring->roster_->asymmetric_wakes()) detail::heavy_fence();
         }
         void withdraw() const noexcept {
