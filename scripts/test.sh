@@ -60,7 +60,7 @@ run_pass() {
   local suite_args=()
   for s in $suites; do suite_args+=(--suite "$s"); done
   local rc=0
-  meson test -C "$dir" --print-errorlogs --num-processes 1 "${suite_args[@]}" --test-args=--durations=yes || rc=$?
+  PANE_TEST_DURATIONS=1 meson test -C "$dir" --print-errorlogs --num-processes 1 "${suite_args[@]}" || rc=$?
   read -r p f < <(count_cases "$dir/meson-logs/testlog.txt")
   # A binary that crashed prints no Catch2 summary: count the meson failure itself.
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi

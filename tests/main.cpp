@@ -4,6 +4,7 @@
 #if !__has_include(<catch2/catch_test_macros.hpp>)
 #define CATCH_CONFIG_RUNNER
 #endif
+#include <cstdlib>
 #include <iostream>
 #include <string_view>
 
@@ -20,5 +21,14 @@ int main(int argc, char** argv) {
         }
         return it->second(std::vector<std::string>(argv + 3, argv + argc));
     }
-    return Catch::Session().run(argc, argv);
+    // PANE_TEST_DURATIONS=1 (scripts/test.sh) prints each test case's time, as --durations=yes
+    // would; an environment variable rather than an argument, because meson's --test-args would
+    // hand the argument to every test of the pass, the tools and pane-bench included.
+    Catch::Session session;
+    const int status = session.applyCommandLine(argc, argv);
+    if (status != 0) return status;
+    if (const char* d = std::getenv("PANE_TEST_DURATIONS"); d != nullptr && std::string_view(d) == "1") {
+        session.configData().showDurations = Catch::ShowDurations::Always;
+    }
+    return session.run();
 }

@@ -16,7 +16,7 @@
 # usage: tools_e2e.sh PANE_PRODUCE PANE_CONSUME WIDTHxHEIGHT [SECONDS [PAUSE]]
 set -uo pipefail
 produce=$1 consume=$2 size=$3 seconds=${4:-4} pause=${5:-none}
-# scripts/test.sh appends Catch2 options (--durations=yes) to every test's arguments.
+# A PAUSE other than producer or consumer means none.
 case $pause in producer | consumer) ;; *) pause=none ;; esac
 fps=${PANE_E2E_EXPECT_FPS:-0}
 cursor_hz=${PANE_E2E_MIN_CURSOR_HZ:-0}
