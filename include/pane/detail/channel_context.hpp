@@ -49,7 +49,7 @@ struct SlotHolder {
     bool producer_shares_kernel = false;
     // Wake-up handshakes with the producer use asymmetric fences (kRegionFlagAsymmetricWake, and
     // this process registered): announce, then heavy_fence(), before a futex sleep; a compiler
-    // barrier between storing our read position and checking producer_waiting.
+    // barrier between storing our read position and checking producer_sleeping.
     bool asymmetric_wakes = false;
     std::uint16_t producer_minor = 0;  // the producer's protocol minor version (validated header)
 

@@ -163,7 +163,7 @@ private:
     Clock::duration timeout_;
     Clock::time_point last_refresh_{};
     std::uint64_t live_mask_ = 0;
-    std::uint64_t heavy_fence_missing_ = 0;  // holders on our kernel without kConsumerFeatureHeavyFence
+    std::uint64_t heavy_fence_missing_ = 0;  // holders that may sleep on our futex, without the feature
     bool asymmetric_wakes_ = false;
     bool refreshed_ = false;  // light_wakes() needs one scan of the slots first
     std::uint64_t reaped_total_ = 0;
