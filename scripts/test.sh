@@ -18,6 +18,7 @@
 #             when QEMU or a Debian kernel package cannot be had. Its only rate check is relative:
 #             the host must receive frames at the rate the guest published them. It builds the
 #             four tools (static) and nothing else.
+#   other     each scripts/pass-NAME.sh is a pass of its own (run_script_pass below)
 # PANE_PASSES="main asan qemu tsan" selects passes. Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -110,8 +111,36 @@ run_bench() {
   fi
 }
 
-# The Windows pass runs by default too (PANE_PASSES overrides).
-[ -n "${PANE_PASSES:-}" ] || passes="$passes mingw"
+# run_script_pass NAME: a pass kept in its own script, scripts/pass-NAME.sh, run from the source
+# root. Its last output line is "N passed, N failed"; a script that prints no such line, or exits
+# non-zero with no failure counted, counts as one failure.
+run_script_pass() {
+  local name=$1 log rc=0 p=0 f=0
+  echo "=== pass: $name"
+  log=$(mktemp)
+  bash "scripts/pass-$name.sh" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  if [[ $(tail -n 1 "$log") =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+    p=${BASH_REMATCH[1]}; f=${BASH_REMATCH[2]}
+  else
+    echo "pass $name: its script printed no closing \"N passed, N failed\" line"; f=1
+  fi
+  rm -f "$log"
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  echo "pass $name: $p passed, $f failed"
+  total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
+  [ "$rc" -eq 0 ] || status=1
+}
+
+# By default the Windows pass and every scripts/pass-*.sh run too, in name order (PANE_PASSES
+# overrides).
+if [ -z "${PANE_PASSES:-}" ]; then
+  passes="$passes mingw"
+  for script in scripts/pass-*.sh; do
+    [ -e "$script" ] || continue
+    name=${script#scripts/pass-}; passes="$passes ${name%.sh}"
+  done
+fi
 
 for pass in $passes; do
   case $pass in
@@ -126,7 +155,7 @@ for pass in $passes; do
           run_pass tsan build-tsan "-Dwerror=true --buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dtools=disabled" \
           "concurrency multiprocess" ;;
     mingw) run_mingw ;;
-    *) echo "unknown pass $pass"; status=1 ;;
+    *) if [ -f "scripts/pass-$pass.sh" ]; then run_script_pass "$pass"; else echo "unknown pass $pass"; status=1; fi ;;
   esac
 done
 echo "${total_passed} passed, ${total_failed} failed"
