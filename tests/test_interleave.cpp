@@ -497,3 +497,49 @@ TEST_CASE("interleaving: a consumer detaching during a lossless push frees the r
     };
     check_every_order(explore_interleavings(make_run, bounded(-1)));
 }
+
+TEST_CASE("interleaving: a frame descriptor read before write_pos announces it never breaks the channel",
+          "[concurrency][interleave]") {
+    // The producer completes a descriptor slot, then moves write_pos. A consumer polling the
+    // slot (latest_ready_approx does) can take it in between, and so stand one position past
+    // write_pos. Before the fix acquire_latest read that as "write_pos behind us: hostile" and
+    // marked the channel broken for the epoch (seen once in a loaded QEMU run, where the guest's
+    // vCPU was descheduled between the two stores).
+    struct State : Attached {
+        std::optional<FrameProducer> fp;
+        std::optional<FrameConsumer> frames;
+        FrameView view;
+        std::vector<FrameStatus> acquired;
+    };
+    const RegionSpec spec = frame_spec();
+    auto outcomes = std::make_shared<Outcomes>();
+    const auto make_run = [&] {
+        auto s = std::make_shared<State>();
+        s->open(spec);
+        s->fp.emplace(s->producer->frames("frames").value());
+        s->frames.emplace(s->session->frames("frames").value());
+        s->producer->tick();
+        REQUIRE(pane_test::publish_frame(*s->fp, 1) == FrameStatus::ok);
+        InterleaveRun run;
+        run.threads.push_back([s] {
+            for (std::uint8_t fill = 2; fill <= 3; ++fill) (void)pane_test::publish_frame(*s->fp, fill);
+        });
+        run.threads.push_back([s] {
+            for (int i = 0; i < 3; ++i) s->acquired.push_back(s->frames->acquire_latest(s->view));
+        });
+        run.check = [s, outcomes] {
+            std::string statuses;
+            for (const FrameStatus a : s->acquired) {
+                statuses += std::to_string(static_cast<int>(a)) + " ";
+                if (a != FrameStatus::ok && a != FrameStatus::no_frame && a != FrameStatus::superseded) {
+                    return "acquire_latest: status " + statuses + "(" + std::string(s->frames->broken_reason()) + ")";
+                }
+            }
+            ++(*outcomes)["acquired " + statuses];
+            if (s->frames->frames_read() == 3) ++(*outcomes)["read all three frames"];
+            return std::string{};
+        };
+        return run;
+    };
+    check_every_order(explore_interleavings(make_run, bounded(2)), *outcomes, {"read all three frames"});
+}

@@ -499,21 +499,27 @@ public:
     std::uint64_t skip_to_latest() noexcept {
         if (cursor_ == nullptr) return 0;
         const std::uint64_t written = detail::load_acquire(view_.control->write_pos);  // S2
-        const std::uint64_t ahead = written - position_;
-        if (ahead <= 1) return 0;
-        if (ahead > (std::uint64_t{1} << 62)) {  // write_pos behind us: hostile (or a new epoch)
+        const std::int64_t ahead = detail::position_diff(written, position_);
+        // A producer completes a slot before it moves write_pos past it, so a reader may already
+        // have taken the slots write_pos does not yet announce: at most a ring's worth (a batch
+        // publishes once for up to `capacity` slots). Only a write_pos further behind is hostile
+        // (or a new epoch, which the standing check tells apart).
+        if (ahead < -static_cast<std::int64_t>(view_.geometry.capacity)) {
             if (holder_.standing() == detail::Standing::current) broken_ = true;
             return 0;
         }
+        if (ahead <= 1) return 0;
         if (holder_.standing() != detail::Standing::current) return 0;  // try_pop says why
         position_ = written - 1;
         has_bonus_ = false;
         detail::store_release(cursor_->read_pos, position_);  // S3
         return ahead - 1;
     }
-    // Racy: messages published and not yet read, as of now.
+    // Racy: messages published and not yet read, as of now. 0 while we have read slots that
+    // write_pos does not announce yet (see skip_to_latest).
     [[nodiscard]] std::uint64_t available_approx() const noexcept {
-        return detail::load_acquire(view_.control->write_pos) - position_;
+        const std::int64_t ahead = detail::position_diff(detail::load_acquire(view_.control->write_pos), position_);
+        return ahead > 0 ? static_cast<std::uint64_t>(ahead) : 0;
     }
     // Racy: whether the next try_pop would find something to consume (a complete message, or a
     // lap to skip), or the handle's standing changed. An honest producer completes a slot before
@@ -665,15 +671,17 @@ private:
             return false;
         }
         const std::uint64_t capacity = view_.geometry.capacity;
-        const std::uint64_t behind = written - position_;
-        if (behind > (std::uint64_t{1} << 62)) {  // write_pos far behind our position: hostile
+        const std::int64_t behind = detail::position_diff(written, position_);
+        // write_pos may trail the slots a batch has completed by up to a ring (skip_to_latest);
+        // further behind is hostile.
+        if (behind < -static_cast<std::int64_t>(capacity)) {
             broken_ = true;
             result.status = PopStatus::broken;
             return false;
         }
         // Jump to the oldest position the ring can still hold. If the producer is overwriting
         // that one right now, the next attempt sees it lapped too and skips one more.
-        const std::uint64_t skip = behind > capacity ? behind - capacity : 1;
+        const std::uint64_t skip = behind > static_cast<std::int64_t>(capacity) ? static_cast<std::uint64_t>(behind) - capacity : 1;
         const std::uint64_t lost = has_bonus_ && position_ == bonus_ ? skip - 1 : skip;
         has_bonus_ = false;
         position_ += skip;
