@@ -281,6 +281,20 @@ std::optional<pane::map::OpenMode> mode_of(pane_open_mode mode) noexcept {
 }
 }  // namespace
 
+uint32_t pane_region_backends(void) {
+    std::uint32_t b = PANE_BACKEND_MEMORY;
+#if PANE_CAPI_HAVE_BOOST
+    b |= PANE_BACKEND_SHM | PANE_BACKEND_FILE;
+#endif
+#if defined(__linux__)
+    b |= PANE_BACKEND_IVSHMEM;
+#endif
+#if defined(_WIN32)
+    b |= PANE_BACKEND_WINDOWS_IVSHMEM;
+#endif
+    return b;
+}
+
 pane_status pane_region_open_shm(const char* name, uint64_t size, pane_open_mode mode, pane_region** out) {
     return guard([&] {
         if (out == nullptr) return PANE_E_INVALID_ARGUMENT;

@@ -709,6 +709,13 @@ PANE_API pane_status pane_region_open_memory(uint64_t size, pane_region** out);
  * 64-byte aligned and stay mapped until pane_region_close. write_combining: the mapping is
  * write-combining, publish with a store fence. */
 PANE_API pane_status pane_region_wrap(void* base, uint64_t size, int write_combining, pane_region** out);
+/* Which of the backends above this build has: PANE_BACKEND_* bits. */
+#define PANE_BACKEND_SHM (1u << 0)             /* pane_region_open_shm, pane_region_remove_shm */
+#define PANE_BACKEND_FILE (1u << 1)            /* pane_region_open_file */
+#define PANE_BACKEND_IVSHMEM (1u << 2)         /* pane_region_open_ivshmem (Linux guest) */
+#define PANE_BACKEND_WINDOWS_IVSHMEM (1u << 3) /* pane_region_open_windows_ivshmem */
+#define PANE_BACKEND_MEMORY (1u << 4)          /* pane_region_open_memory, pane_region_wrap */
+PANE_API uint32_t pane_region_backends(void);
 /* Unmaps (not for wrapped memory, which stays the caller's). NULL is ignored. */
 PANE_API void pane_region_close(pane_region* region);
 PANE_API void* pane_region_data(const pane_region* region);
