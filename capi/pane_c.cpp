@@ -196,7 +196,7 @@ struct pane_consumer {
 
 // Every function below was declared extern "C" in pane.h, which gives each its C linkage.
 
-const char* pane_status_str(pane_status status) {
+const char* pane_status_str(int status) {
     switch (status) {
         case PANE_OK: return "ok";
         case PANE_TIMED_OUT: return "timed out";
@@ -271,7 +271,7 @@ pane_status give_region(pane::Result<pane::map::Mapping, pane::MapError> mapping
     return PANE_OK;
 }
 
-std::optional<pane::map::OpenMode> mode_of(pane_open_mode mode) noexcept {
+std::optional<pane::map::OpenMode> mode_of(std::uint32_t mode) noexcept {
     switch (mode) {
         case PANE_OPEN_CREATE_ONLY: return pane::map::OpenMode::create_only;
         case PANE_OPEN_OR_CREATE: return pane::map::OpenMode::open_or_create;
@@ -295,7 +295,7 @@ uint32_t pane_region_backends(void) {
     return b;
 }
 
-pane_status pane_region_open_shm(const char* name, uint64_t size, pane_open_mode mode, pane_region** out) {
+pane_status pane_region_open_shm(const char* name, uint64_t size, uint32_t mode, pane_region** out) {
     return guard([&] {
         if (out == nullptr) return PANE_E_INVALID_ARGUMENT;
         *out = nullptr;
@@ -321,7 +321,7 @@ pane_status pane_region_remove_shm(const char* name) {
     });
 }
 
-pane_status pane_region_open_file(const char* path, uint64_t size, pane_open_mode mode, pane_region** out) {
+pane_status pane_region_open_file(const char* path, uint64_t size, uint32_t mode, pane_region** out) {
     return guard([&] {
         if (out == nullptr) return PANE_E_INVALID_ARGUMENT;
         *out = nullptr;

@@ -663,8 +663,9 @@ typedef enum pane_status {
     PANE_E_CHANNEL_NOT_ATTACHED = 506
 } pane_status;
 
-/* A constant English sentence for any value (unknown values included). */
-PANE_API const char* pane_status_str(pane_status status);
+/* A constant English sentence for any value (unknown values included; an int, so that any
+ * value is defined behaviour on both sides). */
+PANE_API const char* pane_status_str(int status);
 /* PANE_C_API_VERSION of the library in use. */
 PANE_API int pane_c_api_version(void);
 
@@ -679,6 +680,8 @@ PANE_API uint32_t pane_bytes_per_pixel(uint32_t format);
  * destroyed before its region is closed. */
 typedef struct pane_region pane_region;
 
+/* How to treat an existing object (the `mode` of the open calls; a uint32_t there, so that an
+ * out-of-range value is refused rather than undefined). */
 typedef enum pane_open_mode {
     PANE_OPEN_CREATE_ONLY = 0,   /* fail with PANE_E_MAP_ALREADY_EXISTS if it exists */
     PANE_OPEN_OR_CREATE = 1,     /* reuse (grown to `size` if smaller) or create */
@@ -687,13 +690,13 @@ typedef enum pane_open_mode {
 
 /* A POSIX shm object (/dev/shm/NAME on Linux). size 0 with PANE_OPEN_ONLY maps what exists.
  * PANE_E_UNSUPPORTED where the library was built without this backend (Windows). */
-PANE_API pane_status pane_region_open_shm(const char* name, uint64_t size, pane_open_mode mode, pane_region** out);
+PANE_API pane_status pane_region_open_shm(const char* name, uint64_t size, uint32_t mode, pane_region** out);
 /* Removes a shm name (mappings stay valid). PANE_E_MAP_NOT_FOUND if there was none. */
 PANE_API pane_status pane_region_remove_shm(const char* name);
 /* A file or device: /dev/shm/NAME from QEMU's memory-backend-file, a hugetlbfs file, a kvmfr
  * device (/dev/kvmfr0, whose size it asks the driver). size 0 with PANE_OPEN_ONLY maps what the
  * file or kvmfr device holds; any other device needs the size. */
-PANE_API pane_status pane_region_open_file(const char* path, uint64_t size, pane_open_mode mode, pane_region** out);
+PANE_API pane_status pane_region_open_file(const char* path, uint64_t size, uint32_t mode, pane_region** out);
 /* Inside a Linux guest: BAR 2 of the IVSHMEM device at PCI `address` ("0000:00:05.0"), or the
  * first one for NULL or ""; size 0 maps the whole BAR. write_combining: map resource2_wc. */
 PANE_API pane_status pane_region_open_ivshmem(const char* address, uint64_t size, int write_combining,

@@ -224,7 +224,7 @@ static void test_status_strings(void) {
         CHECK(s != NULL && s[0] != '\0' && strcmp(s, "unknown status") != 0);
         for (size_t j = 0; j < i; ++j) CHECK(strcmp(s, pane_status_str(all[j])) != 0); /* each says something else */
     }
-    CHECK(strcmp(pane_status_str((pane_status)9999), "unknown status") == 0);
+    CHECK(strcmp(pane_status_str(9999), "unknown status") == 0);
     CHECK(strcmp(pane_status_str(PANE_E_ATTACH_BAD_MAGIC), "not a Pane region (bad magic)") == 0);
     CHECK(pane_c_api_version() == PANE_C_API_VERSION);
     CHECK(pane_bytes_per_pixel(PANE_FORMAT_BGRA8) == 4 && pane_bytes_per_pixel(PANE_FORMAT_RGBA16F) == 8 &&
@@ -240,7 +240,7 @@ static void test_bad_arguments(void) {
     CHECK_STATUS(pane_region_open_memory(0, &r), PANE_E_INVALID_ARGUMENT);
     CHECK_STATUS(pane_region_open_memory(4096, NULL), PANE_E_INVALID_ARGUMENT);
     CHECK_STATUS(pane_region_open_shm(NULL, 4096, PANE_OPEN_OR_CREATE, &r), PANE_E_INVALID_ARGUMENT);
-    CHECK_STATUS(pane_region_open_shm("x", 4096, (pane_open_mode)7, &r), PANE_E_INVALID_ARGUMENT);
+    CHECK_STATUS(pane_region_open_shm("x", 4096, 7, &r), PANE_E_INVALID_ARGUMENT);
     CHECK(r == NULL);
     CHECK_STATUS(pane_producer_create(NULL, &l, NULL, &p), PANE_E_INVALID_ARGUMENT);
     CHECK_STATUS(pane_consumer_attach(NULL, NULL, &c), PANE_E_INVALID_ARGUMENT);
@@ -652,8 +652,9 @@ static int child_consumer(uint32_t want) {
     return bad == 0 && verified >= want ? 0 : 1;
 }
 
-static void test_fork(void) {
-    enum { WANT = 20 };
+/* The producer side of the two-process tests: publishes tagged frames (the tag also travels in
+ * capture_duration_ns) until the consumer's report arrives or ~20 s pass. */
+static void produce_until_report(uint32_t want) {
     pane_region* a = NULL;
     pane_producer* p = NULL;
     pane_display_layout l = small_layout();
@@ -661,57 +662,83 @@ static void test_fork(void) {
     uint8_t* src = (uint8_t*)malloc((size_t)H * ROW);
     uint64_t size = 0;
     uint32_t report[2] = {0, 0};
-    int got_report = 0, status = 0;
-    pid_t child;
-    if (src == NULL) return;
+    int got_report = 0;
+    CHECK(src != NULL);
     CHECK(have_shm()); /* two processes meet by name */
     CHECK_STATUS(pane_display_region_size(&l, &size), PANE_OK);
+    CHECK_STATUS(pane_region_open_shm(g_shm_name, size, PANE_OPEN_OR_CREATE, &a), PANE_OK);
+    if (a != NULL) CHECK_STATUS(pane_producer_create(a, &l, NULL, &p), PANE_OK);
+    for (uint32_t k = 1; src != NULL && p != NULL && k < 10000 && !got_report; ++k) {
+        pane_control_message m;
+        fill_frame(src, ROW, k);
+        info.capture_duration_ns = k;
+        (void)pane_producer_frame_publish(p, &info, src, 0);
+        (void)pane_producer_tick(p);
+        while (pane_producer_control_receive(p, &m) == PANE_OK) {
+            if (m.type == PANE_CONTROL_APPLICATION && m.app_type == 7 && m.body_size == sizeof report) {
+                memcpy(report, m.body, sizeof report);
+                got_report = 1;
+            }
+        }
+        sleep_us(2000);
+    }
+    pane_producer_destroy(p);
+    CHECK(got_report && report[0] >= want && report[1] == 0);
+    printf("the consumer verified %u frames, %u bad (producer: %u-bit)\n", report[0], report[1],
+           (unsigned)(8 * sizeof(void*)));
+    pane_region_close(a);
+    free(src);
+}
+
+enum { FORK_WANT = 20 };
+
+static void test_fork(void) {
+    int status = 0;
+    pid_t child;
     (void)pane_region_remove_shm(g_shm_name);
     child = fork();
-    if (child == 0) _exit(child_consumer(WANT));
+    if (child == 0) _exit(child_consumer(FORK_WANT));
     CHECK(child > 0);
     if (child > 0) {
-        CHECK_STATUS(pane_region_open_shm(g_shm_name, size, PANE_OPEN_OR_CREATE, &a), PANE_OK);
-        if (a != NULL) CHECK_STATUS(pane_producer_create(a, &l, NULL, &p), PANE_OK);
-        /* Bounded: at most ~20 s at a frame per 2 ms before giving up on the child. */
-        for (uint32_t k = 1; p != NULL && k < 10000 && !got_report; ++k) {
-            pane_control_message m;
-            fill_frame(src, ROW, k);
-            info.capture_duration_ns = k;
-            (void)pane_producer_frame_publish(p, &info, src, 0);
-            (void)pane_producer_tick(p);
-            while (pane_producer_control_receive(p, &m) == PANE_OK) {
-                if (m.type == PANE_CONTROL_APPLICATION && m.app_type == 7 && m.body_size == sizeof report) {
-                    memcpy(report, m.body, sizeof report);
-                    got_report = 1;
-                }
-            }
-            sleep_us(2000);
-        }
-        pane_producer_destroy(p);
+        produce_until_report(FORK_WANT);
         CHECK(waitpid(child, &status, 0) == child);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        CHECK(got_report && report[0] >= WANT && report[1] == 0);
-        printf("fork: the child verified %u frames, %u bad\n", report[0], report[1]);
     }
-    pane_region_close(a);
     (void)pane_region_remove_shm(g_shm_name);
-    free(src);
+}
+
+/* --produce NAME / --consume NAME: the two sides as separate programs (scripts/pass-capi32.sh
+ * runs a 64-bit one against a 32-bit one). The producer removes the name when done. */
+static void test_produce(void) {
+    produce_until_report(FORK_WANT);
+    (void)pane_region_remove_shm(g_shm_name);
+}
+static void test_consume(void) {
+    const int rc = child_consumer(FORK_WANT);
+    CHECK(rc == 0);
+    printf("consumer (%u-bit): exit %d\n", (unsigned)(8 * sizeof(void*)), rc);
 }
 #endif
 
 int main(int argc, char** argv) {
-    const int fork_mode = argc > 1 && strcmp(argv[1], "--fork") == 0;
+    const char* mode = argc > 1 ? argv[1] : "";
 #if PANE_TEST_POSIX
-    snprintf(g_shm_name, sizeof g_shm_name, "pane-capi-test-%ld%s", (long)getpid(), fork_mode ? "-fork" : "");
+    snprintf(g_shm_name, sizeof g_shm_name, "pane-capi-test-%ld%s", (long)getpid(), mode[0] != '\0' ? "-fork" : "");
+    if (argc > 2) snprintf(g_shm_name, sizeof g_shm_name, "%s", argv[2]);
 #else
     snprintf(g_shm_name, sizeof g_shm_name, "pane-capi-test");
 #endif
-    if (fork_mode) {
+    if (mode[0] != '\0') {
 #if PANE_TEST_POSIX
-        run_case("fork", test_fork);
+        if (strcmp(mode, "--fork") == 0) run_case("fork", test_fork);
+        else if (strcmp(mode, "--produce") == 0 && argc > 2) run_case("produce", test_produce);
+        else if (strcmp(mode, "--consume") == 0 && argc > 2) run_case("consume", test_consume);
+        else {
+            fprintf(stderr, "usage: pane-capi-test [--fork | --produce SHM-NAME | --consume SHM-NAME]\n");
+            return 2;
+        }
 #else
-        fprintf(stderr, "--fork needs POSIX\n");
+        fprintf(stderr, "%s needs POSIX\n", mode);
         return 2;
 #endif
     } else {
