@@ -196,7 +196,7 @@ struct pane_consumer {
 
 // Every function below was declared extern "C" in pane.h, which gives each its C linkage.
 
-const char* pane_status_str(int status) {
+const char* pane_status_str(int status) PANE_NOEXCEPT {
     switch (status) {
         case PANE_OK: return "ok";
         case PANE_TIMED_OUT: return "timed out";
@@ -254,9 +254,9 @@ const char* pane_status_str(int status) {
     return "unknown status";
 }
 
-int pane_c_api_version(void) { return PANE_C_API_VERSION; }
+int pane_c_api_version(void) PANE_NOEXCEPT { return PANE_C_API_VERSION; }
 
-uint32_t pane_bytes_per_pixel(uint32_t format) {
+uint32_t pane_bytes_per_pixel(uint32_t format) PANE_NOEXCEPT {
     const auto f = format_of(format);
     return f ? pane::bytes_per_pixel(*f) : 0;
 }
@@ -281,7 +281,7 @@ std::optional<pane::map::OpenMode> mode_of(std::uint32_t mode) noexcept {
 }
 }  // namespace
 
-uint32_t pane_region_backends(void) {
+uint32_t pane_region_backends(void) PANE_NOEXCEPT {
     std::uint32_t b = PANE_BACKEND_MEMORY;
 #if PANE_CAPI_HAVE_BOOST
     b |= PANE_BACKEND_SHM | PANE_BACKEND_FILE;
@@ -295,7 +295,7 @@ uint32_t pane_region_backends(void) {
     return b;
 }
 
-pane_status pane_region_open_shm(const char* name, uint64_t size, uint32_t mode, pane_region** out) {
+pane_status pane_region_open_shm(const char* name, uint64_t size, uint32_t mode, pane_region** out) PANE_NOEXCEPT {
     return guard([&] {
         if (out == nullptr) return PANE_E_INVALID_ARGUMENT;
         *out = nullptr;
@@ -310,7 +310,7 @@ pane_status pane_region_open_shm(const char* name, uint64_t size, uint32_t mode,
     });
 }
 
-pane_status pane_region_remove_shm(const char* name) {
+pane_status pane_region_remove_shm(const char* name) PANE_NOEXCEPT {
     return guard([&] {
         if (name == nullptr) return PANE_E_INVALID_ARGUMENT;
 #if PANE_CAPI_HAVE_BOOST
@@ -321,7 +321,7 @@ pane_status pane_region_remove_shm(const char* name) {
     });
 }
 
-pane_status pane_region_open_file(const char* path, uint64_t size, uint32_t mode, pane_region** out) {
+pane_status pane_region_open_file(const char* path, uint64_t size, uint32_t mode, pane_region** out) PANE_NOEXCEPT {
     return guard([&] {
         if (out == nullptr) return PANE_E_INVALID_ARGUMENT;
         *out = nullptr;
@@ -336,7 +336,7 @@ pane_status pane_region_open_file(const char* path, uint64_t size, uint32_t mode
     });
 }
 
-pane_status pane_region_open_ivshmem(const char* address, uint64_t size, int write_combining, pane_region** out) {
+pane_status pane_region_open_ivshmem(const char* address, uint64_t size, int write_combining, pane_region** out) PANE_NOEXCEPT {
     return guard([&] {
         if (out == nullptr) return PANE_E_INVALID_ARGUMENT;
         *out = nullptr;
@@ -353,7 +353,7 @@ pane_status pane_region_open_ivshmem(const char* address, uint64_t size, int wri
     });
 }
 
-pane_status pane_region_open_windows_ivshmem(uint32_t device, uint64_t size, int write_combining, pane_region** out) {
+pane_status pane_region_open_windows_ivshmem(uint32_t device, uint64_t size, int write_combining, pane_region** out) PANE_NOEXCEPT {
     return guard([&] {
         if (out == nullptr) return PANE_E_INVALID_ARGUMENT;
         *out = nullptr;
@@ -372,7 +372,7 @@ pane_status pane_region_open_windows_ivshmem(uint32_t device, uint64_t size, int
     });
 }
 
-pane_status pane_region_open_memory(uint64_t size, pane_region** out) {
+pane_status pane_region_open_memory(uint64_t size, pane_region** out) PANE_NOEXCEPT {
     return guard([&] {
         if (out == nullptr) return PANE_E_INVALID_ARGUMENT;
         *out = nullptr;
@@ -381,7 +381,7 @@ pane_status pane_region_open_memory(uint64_t size, pane_region** out) {
     });
 }
 
-pane_status pane_region_wrap(void* base, uint64_t size, int write_combining, pane_region** out) {
+pane_status pane_region_wrap(void* base, uint64_t size, int write_combining, pane_region** out) PANE_NOEXCEPT {
     return guard([&] {
         if (out == nullptr) return PANE_E_INVALID_ARGUMENT;
         *out = nullptr;
@@ -396,20 +396,20 @@ pane_status pane_region_wrap(void* base, uint64_t size, int write_combining, pan
     });
 }
 
-void pane_region_close(pane_region* region) { delete region; }
+void pane_region_close(pane_region* region) PANE_NOEXCEPT { delete region; }
 
-void* pane_region_data(const pane_region* region) {
+void* pane_region_data(const pane_region* region) PANE_NOEXCEPT {
     return region != nullptr ? static_cast<void*>(region->mapping.bytes().data()) : nullptr;
 }
-uint64_t pane_region_size(const pane_region* region) { return region != nullptr ? region->mapping.size() : 0; }
-int pane_region_write_combining(const pane_region* region) {
+uint64_t pane_region_size(const pane_region* region) PANE_NOEXCEPT { return region != nullptr ? region->mapping.size() : 0; }
+int pane_region_write_combining(const pane_region* region) PANE_NOEXCEPT {
     return region != nullptr && region->mapping.write_combining() ? 1 : 0;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Layout.
 
-void pane_display_layout_default(pane_display_layout* layout) {
+void pane_display_layout_default(pane_display_layout* layout) PANE_NOEXCEPT {
     if (layout == nullptr) return;
     *layout = pane_display_layout{};
     const pane::FrameSpec frames;
@@ -428,7 +428,7 @@ void pane_display_layout_default(pane_display_layout* layout) {
     layout->heartbeat_period_ms = static_cast<uint32_t>(region.heartbeat_period.count());
 }
 
-pane_status pane_display_region_size(const pane_display_layout* layout, uint64_t* size) {
+pane_status pane_display_region_size(const pane_display_layout* layout, uint64_t* size) PANE_NOEXCEPT {
     return guard([&] {
         if (layout == nullptr || size == nullptr) return PANE_E_INVALID_ARGUMENT;
         const auto plan = pane::plan_region(spec_of(*layout));
@@ -441,14 +441,14 @@ pane_status pane_display_region_size(const pane_display_layout* layout, uint64_t
 // ---------------------------------------------------------------------------------------------
 // Producer.
 
-void pane_producer_options_default(pane_producer_options* options) {
+void pane_producer_options_default(pane_producer_options* options) PANE_NOEXCEPT {
     if (options == nullptr) return;
     *options = pane_producer_options{};
     options->reinit_grace_ms = static_cast<uint32_t>(pane::ProducerOptions{}.reinit_grace.count());
 }
 
 pane_status pane_producer_create(pane_region* region, const pane_display_layout* layout,
-                                 const pane_producer_options* options, pane_producer** out) {
+                                 const pane_producer_options* options, pane_producer** out) PANE_NOEXCEPT {
     return guard([&] {
         if (out == nullptr) return PANE_E_INVALID_ARGUMENT;
         *out = nullptr;
@@ -474,9 +474,9 @@ pane_status pane_producer_create(pane_region* region, const pane_display_layout*
     });
 }
 
-void pane_producer_destroy(pane_producer* producer) { delete producer; }  // ~ProducerSession closes
+void pane_producer_destroy(pane_producer* producer) PANE_NOEXCEPT { delete producer; }  // ~ProducerSession closes
 
-pane_status pane_producer_tick(pane_producer* producer) {
+pane_status pane_producer_tick(pane_producer* producer) PANE_NOEXCEPT {
     return guard([&] {
         if (producer == nullptr) return PANE_E_INVALID_ARGUMENT;
         if (!producer->session.owns_region()) return PANE_NOT_OWNER;
@@ -485,15 +485,15 @@ pane_status pane_producer_tick(pane_producer* producer) {
     });
 }
 
-uint64_t pane_producer_epoch(const pane_producer* producer) {
+uint64_t pane_producer_epoch(const pane_producer* producer) PANE_NOEXCEPT {
     return producer != nullptr ? producer->session.epoch() : 0;
 }
 
-uint64_t pane_producer_live_consumers(const pane_producer* producer) {
+uint64_t pane_producer_live_consumers(const pane_producer* producer) PANE_NOEXCEPT {
     return producer != nullptr ? producer->session.live_consumers() : 0;
 }
 
-pane_status pane_producer_stats_get(const pane_producer* producer, pane_producer_stats* out) {
+pane_status pane_producer_stats_get(const pane_producer* producer, pane_producer_stats* out) PANE_NOEXCEPT {
     if (producer == nullptr || out == nullptr) return PANE_E_INVALID_ARGUMENT;
     *out = pane_producer_stats{};
     out->frames_published = producer->frames.frames_published();
@@ -531,7 +531,7 @@ std::optional<pane::FrameInfo> frame_info(const pane_frame_info& in) noexcept {
 }
 }  // namespace
 
-pane_status pane_producer_frame_begin(pane_producer* producer, const pane_frame_info* info, pane_frame_writer** out) {
+pane_status pane_producer_frame_begin(pane_producer* producer, const pane_frame_info* info, pane_frame_writer** out) PANE_NOEXCEPT {
     return guard([&] {
         if (out != nullptr) *out = nullptr;
         if (producer == nullptr || info == nullptr || out == nullptr) return PANE_E_INVALID_ARGUMENT;
@@ -548,7 +548,7 @@ pane_status pane_producer_frame_begin(pane_producer* producer, const pane_frame_
     });
 }
 
-pane_status pane_frame_writer_buffer(pane_frame_writer* writer, void** data, uint32_t* stride, uint64_t* size) {
+pane_status pane_frame_writer_buffer(pane_frame_writer* writer, void** data, uint32_t* stride, uint64_t* size) PANE_NOEXCEPT {
     if (writer == nullptr) return PANE_E_INVALID_ARGUMENT;
     if (!writer->active) return PANE_E_BAD_STATE;
     const auto bytes = writer->writer.bytes();
@@ -559,20 +559,20 @@ pane_status pane_frame_writer_buffer(pane_frame_writer* writer, void** data, uin
 }
 
 pane_status pane_frame_writer_copy_rows(pane_frame_writer* writer, uint32_t first_row, uint32_t rows, const void* src,
-                                        size_t src_stride) {
+                                        size_t src_stride) PANE_NOEXCEPT {
     if (writer == nullptr) return PANE_E_INVALID_ARGUMENT;
     if (!writer->active) return PANE_E_BAD_STATE;
     return from(writer->writer.copy_rows(first_row, rows, static_cast<const std::byte*>(src), src_stride));
 }
 
-pane_status pane_frame_writer_rows_ready(pane_frame_writer* writer, uint32_t n) {
+pane_status pane_frame_writer_rows_ready(pane_frame_writer* writer, uint32_t n) PANE_NOEXCEPT {
     if (writer == nullptr) return PANE_E_INVALID_ARGUMENT;
     if (!writer->active) return PANE_E_BAD_STATE;
     writer->writer.rows_ready(n);
     return PANE_OK;
 }
 
-pane_status pane_frame_writer_finish(pane_frame_writer* writer) {
+pane_status pane_frame_writer_finish(pane_frame_writer* writer) PANE_NOEXCEPT {
     if (writer == nullptr) return PANE_E_INVALID_ARGUMENT;
     if (!writer->active) return PANE_E_BAD_STATE;
     writer->writer.finish();
@@ -580,7 +580,7 @@ pane_status pane_frame_writer_finish(pane_frame_writer* writer) {
 }
 
 pane_status pane_producer_frame_publish(pane_producer* producer, const pane_frame_info* info, const void* src,
-                                        size_t src_stride) {
+                                        size_t src_stride) PANE_NOEXCEPT {
     return guard([&] {
         if (producer == nullptr || info == nullptr || src == nullptr) return PANE_E_INVALID_ARGUMENT;
         // Refuse a short source stride before a descriptor goes out.
@@ -597,7 +597,7 @@ pane_status pane_producer_frame_publish(pane_producer* producer, const pane_fram
 
 pane_status pane_producer_cursor_shape(pane_producer* producer, uint32_t type, uint32_t width, uint32_t height,
                                        uint32_t pitch, uint32_t hotspot_x, uint32_t hotspot_y, const void* data,
-                                       size_t data_size, uint64_t* serial) {
+                                       size_t data_size, uint64_t* serial) PANE_NOEXCEPT {
     return guard([&] {
         if (producer == nullptr || (data == nullptr && data_size != 0)) return PANE_E_INVALID_ARGUMENT;
         if (type == 0 || type > pane::kMaxCursorType) return PANE_INVALID_CURSOR;
@@ -610,14 +610,14 @@ pane_status pane_producer_cursor_shape(pane_producer* producer, uint32_t type, u
 }
 
 pane_status pane_producer_cursor_position(pane_producer* producer, int32_t x, int32_t y, int visible,
-                                          uint64_t shape_serial) {
+                                          uint64_t shape_serial) PANE_NOEXCEPT {
     if (producer == nullptr) return PANE_E_INVALID_ARGUMENT;
     producer->positions.publish(x, y, visible != 0, shape_serial);
     ++producer->positions_published;
     return PANE_OK;
 }
 
-pane_status pane_producer_control_receive(pane_producer* producer, pane_control_message* out) {
+pane_status pane_producer_control_receive(pane_producer* producer, pane_control_message* out) PANE_NOEXCEPT {
     return guard([&] {
         if (producer == nullptr || out == nullptr) return PANE_E_INVALID_ARGUMENT;
         pane::ControlMessage m;
@@ -640,7 +640,7 @@ pane_status pane_producer_control_receive(pane_producer* producer, pane_control_
 // ---------------------------------------------------------------------------------------------
 // Consumer.
 
-void pane_consumer_options_default(pane_consumer_options* options) {
+void pane_consumer_options_default(pane_consumer_options* options) PANE_NOEXCEPT {
     if (options == nullptr) return;
     *options = pane_consumer_options{};
     const pane::ConsumerOptions o;
@@ -674,7 +674,7 @@ void open_channel(Handle& slot, pane_status& status, Open&& open) {
 }
 }  // namespace
 
-pane_status pane_consumer_attach(pane_region* region, const pane_consumer_options* options, pane_consumer** out) {
+pane_status pane_consumer_attach(pane_region* region, const pane_consumer_options* options, pane_consumer** out) PANE_NOEXCEPT {
     return guard([&] {
         if (out == nullptr) return PANE_E_INVALID_ARGUMENT;
         *out = nullptr;
@@ -706,23 +706,23 @@ pane_status pane_consumer_attach(pane_region* region, const pane_consumer_option
     });
 }
 
-void pane_consumer_destroy(pane_consumer* consumer) { delete consumer; }  // ~ConsumerSession detaches
+void pane_consumer_destroy(pane_consumer* consumer) PANE_NOEXCEPT { delete consumer; }  // ~ConsumerSession detaches
 
-pane_status pane_consumer_tick(pane_consumer* consumer) {
+pane_status pane_consumer_tick(pane_consumer* consumer) PANE_NOEXCEPT {
     if (consumer == nullptr) return PANE_E_INVALID_ARGUMENT;
     return from(consumer->session.tick());
 }
 
-uint64_t pane_consumer_epoch(const pane_consumer* consumer) {
+uint64_t pane_consumer_epoch(const pane_consumer* consumer) PANE_NOEXCEPT {
     return consumer != nullptr ? consumer->session.epoch() : 0;
 }
-uint32_t pane_consumer_slot_index(const pane_consumer* consumer) {
+uint32_t pane_consumer_slot_index(const pane_consumer* consumer) PANE_NOEXCEPT {
     return consumer != nullptr ? consumer->session.slot_index() : 0;
 }
-uint64_t pane_consumer_producer_heartbeat(const pane_consumer* consumer) {
+uint64_t pane_consumer_producer_heartbeat(const pane_consumer* consumer) PANE_NOEXCEPT {
     return consumer != nullptr ? consumer->session.producer_heartbeat() : 0;
 }
-int pane_consumer_producer_shares_kernel(const pane_consumer* consumer) {
+int pane_consumer_producer_shares_kernel(const pane_consumer* consumer) PANE_NOEXCEPT {
     if (consumer == nullptr) return 0;
     try {
         return consumer->session.producer_shares_kernel() ? 1 : 0;
@@ -731,13 +731,13 @@ int pane_consumer_producer_shares_kernel(const pane_consumer* consumer) {
     }
 }
 
-pane_status pane_consumer_header(const pane_consumer* consumer, pane_region_header* out) {
+pane_status pane_consumer_header(const pane_consumer* consumer, pane_region_header* out) PANE_NOEXCEPT {
     if (consumer == nullptr || out == nullptr) return PANE_E_INVALID_ARGUMENT;
     std::memcpy(out, &consumer->session.header_copy(), sizeof(*out));
     return PANE_OK;
 }
 
-pane_status pane_consumer_stats_get(const pane_consumer* consumer, pane_consumer_stats* out) {
+pane_status pane_consumer_stats_get(const pane_consumer* consumer, pane_consumer_stats* out) PANE_NOEXCEPT {
     if (consumer == nullptr || out == nullptr) return PANE_E_INVALID_ARGUMENT;
     *out = pane_consumer_stats{};
     if (consumer->frames_status == PANE_OK) {
@@ -750,7 +750,7 @@ pane_status pane_consumer_stats_get(const pane_consumer* consumer, pane_consumer
     return PANE_OK;
 }
 
-pane_status pane_consumer_frame_acquire(pane_consumer* consumer, uint64_t timeout_ns, pane_frame_reader** out) {
+pane_status pane_consumer_frame_acquire(pane_consumer* consumer, uint64_t timeout_ns, pane_frame_reader** out) PANE_NOEXCEPT {
     return guard([&] {
         if (out != nullptr) *out = nullptr;
         if (consumer == nullptr || out == nullptr) return PANE_E_INVALID_ARGUMENT;
@@ -766,18 +766,18 @@ pane_status pane_consumer_frame_acquire(pane_consumer* consumer, uint64_t timeou
     });
 }
 
-pane_frame_reader* pane_consumer_frame_reader(pane_consumer* consumer) {
+pane_frame_reader* pane_consumer_frame_reader(pane_consumer* consumer) PANE_NOEXCEPT {
     return consumer != nullptr && consumer->reader.held ? &consumer->reader : nullptr;
 }
 
-pane_status pane_frame_reader_descriptor(const pane_frame_reader* reader, pane_frame_descriptor* out) {
+pane_status pane_frame_reader_descriptor(const pane_frame_reader* reader, pane_frame_descriptor* out) PANE_NOEXCEPT {
     if (reader == nullptr || out == nullptr) return PANE_E_INVALID_ARGUMENT;
     if (!reader->held) return PANE_E_BAD_STATE;
     std::memcpy(out, &reader->view.descriptor(), sizeof(*out));
     return PANE_OK;
 }
 
-pane_status pane_frame_reader_buffer(const pane_frame_reader* reader, const void** data, uint64_t* size) {
+pane_status pane_frame_reader_buffer(const pane_frame_reader* reader, const void** data, uint64_t* size) PANE_NOEXCEPT {
     if (reader == nullptr) return PANE_E_INVALID_ARGUMENT;
     if (!reader->held) return PANE_E_BAD_STATE;
     const auto bytes = reader->view.bytes();
@@ -786,11 +786,11 @@ pane_status pane_frame_reader_buffer(const pane_frame_reader* reader, const void
     return PANE_OK;
 }
 
-uint32_t pane_frame_reader_rows_ready(const pane_frame_reader* reader) {
+uint32_t pane_frame_reader_rows_ready(const pane_frame_reader* reader) PANE_NOEXCEPT {
     return reader != nullptr && reader->held ? reader->view.rows_ready() : 0;
 }
 
-pane_status pane_frame_reader_wait_rows(pane_frame_reader* reader, uint32_t n, uint64_t timeout_ns) {
+pane_status pane_frame_reader_wait_rows(pane_frame_reader* reader, uint32_t n, uint64_t timeout_ns) PANE_NOEXCEPT {
     return guard([&] {
         if (reader == nullptr) return PANE_E_INVALID_ARGUMENT;
         if (!reader->held) return PANE_E_BAD_STATE;
@@ -799,7 +799,7 @@ pane_status pane_frame_reader_wait_rows(pane_frame_reader* reader, uint32_t n, u
 }
 
 pane_status pane_frame_reader_copy(pane_frame_reader* reader, void* dst, size_t dst_size, size_t dst_stride,
-                                   uint64_t timeout_ns) {
+                                   uint64_t timeout_ns) PANE_NOEXCEPT {
     return guard([&] {
         if (reader == nullptr || dst == nullptr) return PANE_E_INVALID_ARGUMENT;
         if (!reader->held) return PANE_E_BAD_STATE;
@@ -831,13 +831,13 @@ pane_status pane_frame_reader_copy(pane_frame_reader* reader, void* dst, size_t 
     });
 }
 
-pane_status pane_frame_reader_verify(const pane_frame_reader* reader) {
+pane_status pane_frame_reader_verify(const pane_frame_reader* reader) PANE_NOEXCEPT {
     if (reader == nullptr) return PANE_E_INVALID_ARGUMENT;
     if (!reader->held) return PANE_E_BAD_STATE;
     return from(reader->view.verify());
 }
 
-void pane_frame_reader_release(pane_frame_reader* reader) {
+void pane_frame_reader_release(pane_frame_reader* reader) PANE_NOEXCEPT {
     if (reader == nullptr || !reader->held) return;
     reader->held = false;
     reader->view = pane::FrameView{};
@@ -845,7 +845,7 @@ void pane_frame_reader_release(pane_frame_reader* reader) {
 }
 
 pane_status pane_consumer_read_frame(pane_consumer* consumer, void* dst, size_t dst_size, size_t dst_stride,
-                                     uint64_t timeout_ns, pane_frame_descriptor* desc) {
+                                     uint64_t timeout_ns, pane_frame_descriptor* desc) PANE_NOEXCEPT {
     return guard([&] {
         if (consumer == nullptr || dst == nullptr) return PANE_E_INVALID_ARGUMENT;
         const pane::Deadline deadline = limit(timeout_ns).start(Clock::now());
@@ -863,7 +863,7 @@ pane_status pane_consumer_read_frame(pane_consumer* consumer, void* dst, size_t 
     });
 }
 
-pane_status pane_consumer_cursor_position(pane_consumer* consumer, uint64_t timeout_ns, pane_cursor_position* out) {
+pane_status pane_consumer_cursor_position(pane_consumer* consumer, uint64_t timeout_ns, pane_cursor_position* out) PANE_NOEXCEPT {
     return guard([&] {
         if (consumer == nullptr || out == nullptr) return PANE_E_INVALID_ARGUMENT;
         if (consumer->positions_status != PANE_OK) return consumer->positions_status;
@@ -892,7 +892,7 @@ pane_status copy_shape(const pane::CursorShape& shape, pane_cursor_shape_header*
 }  // namespace
 
 pane_status pane_consumer_cursor_shape(pane_consumer* consumer, pane_cursor_shape_header* header, void* data,
-                                       size_t data_capacity) {
+                                       size_t data_capacity) PANE_NOEXCEPT {
     return guard([&] {
         if (consumer == nullptr || (data == nullptr && data_capacity != 0)) return PANE_E_INVALID_ARGUMENT;
         if (consumer->shapes_status != PANE_OK) return consumer->shapes_status;
@@ -906,13 +906,13 @@ pane_status pane_consumer_cursor_shape(pane_consumer* consumer, pane_cursor_shap
 }
 
 pane_status pane_consumer_cursor_shape_last(pane_consumer* consumer, pane_cursor_shape_header* header, void* data,
-                                            size_t data_capacity) {
+                                            size_t data_capacity) PANE_NOEXCEPT {
     if (consumer == nullptr || (data == nullptr && data_capacity != 0)) return PANE_E_INVALID_ARGUMENT;
     if (!consumer->have_shape) return PANE_NONE_YET;
     return copy_shape(consumer->last_shape, header, data, data_capacity);
 }
 
-size_t pane_consumer_cursor_shape_capacity(const pane_consumer* consumer) {
+size_t pane_consumer_cursor_shape_capacity(const pane_consumer* consumer) PANE_NOEXCEPT {
     return consumer != nullptr ? consumer->shape_capacity : 0;
 }
 
@@ -927,17 +927,17 @@ pane_status send_control(pane_consumer* consumer, Send&& send) {
 }
 }  // namespace
 
-pane_status pane_consumer_send_cursor_position(pane_consumer* consumer, int32_t x, int32_t y) {
+pane_status pane_consumer_send_cursor_position(pane_consumer* consumer, int32_t x, int32_t y) PANE_NOEXCEPT {
     return send_control(consumer, [&](pane::ControlSender& c) { return c.send_cursor_position(x, y); });
 }
-pane_status pane_consumer_send_window_size(pane_consumer* consumer, uint32_t width, uint32_t height) {
+pane_status pane_consumer_send_window_size(pane_consumer* consumer, uint32_t width, uint32_t height) PANE_NOEXCEPT {
     return send_control(consumer, [&](pane::ControlSender& c) { return c.send_window_size(width, height); });
 }
-pane_status pane_consumer_request_full_frame(pane_consumer* consumer) {
+pane_status pane_consumer_request_full_frame(pane_consumer* consumer) PANE_NOEXCEPT {
     return send_control(consumer, [&](pane::ControlSender& c) { return c.request_full_frame(); });
 }
 pane_status pane_consumer_send_application(pane_consumer* consumer, uint32_t app_type, const void* body,
-                                           size_t body_size) {
+                                           size_t body_size) PANE_NOEXCEPT {
     if (body == nullptr && body_size != 0) return PANE_E_INVALID_ARGUMENT;
     return send_control(consumer, [&](pane::ControlSender& c) {
         return c.send_application(app_type, {static_cast<const std::byte*>(body), body_size});

@@ -21,10 +21,11 @@
  * Every function returns a pane_status (or a plain value where it cannot fail) and never lets an
  * exception, a crash or an out-of-bounds access through for anything the other side of the
  * region wrote. Handles are opaque. Threads: a handle is used by one thread at a time, except
- * that a consumer's frame, cursor and control calls and its tick may each run on a thread of
- * their own (as pane-consume does), and so may a producer's frame, cursor and control calls
- * (tick with the control calls). Waits take a timeout in nanoseconds: 0 only looks,
- * PANE_WAIT_FOREVER never gives up.
+ * as the reference tools do: a consumer's frame calls, its cursor calls, and its tick and control
+ * calls may run on three threads (pane-consume); a producer's cursor calls on one thread while
+ * its frame, control and tick calls run on another (pane-produce). The *_stats_get calls read
+ * counters of every channel: call them while no other call on that handle runs. Waits take a timeout in nanoseconds: 0 only looks, PANE_WAIT_FOREVER never
+ * gives up.
  */
 #ifndef PANE_PANE_H
 #define PANE_PANE_H
@@ -56,11 +57,14 @@
 #endif
 
 /* 8-byte alignment of the wire structs' 64-bit fields, which i386 would align to 4. */
+/* Every function is noexcept for C++ callers: nothing is thrown through the C ABI. */
 #if defined(__cplusplus)
+#define PANE_NOEXCEPT noexcept
 #define PANE_ALIGN8 alignas(8)
 #define PANE_ALIGN4 alignas(4)
 #define PANE_STATIC_ASSERT(c, m) static_assert(c, m)
 #else
+#define PANE_NOEXCEPT
 #define PANE_ALIGN8 _Alignas(8)
 #define PANE_ALIGN4 _Alignas(4)
 #define PANE_STATIC_ASSERT(c, m) _Static_assert(c, m)
@@ -665,15 +669,15 @@ typedef enum pane_status {
 
 /* A constant English sentence for any value (unknown values included; an int, so that any
  * value is defined behaviour on both sides). */
-PANE_API const char* pane_status_str(int status);
+PANE_API const char* pane_status_str(int status) PANE_NOEXCEPT;
 /* PANE_C_API_VERSION of the library in use. */
-PANE_API int pane_c_api_version(void);
+PANE_API int pane_c_api_version(void) PANE_NOEXCEPT;
 
 /* Waits: a timeout in nanoseconds; 0 only looks, PANE_WAIT_FOREVER never gives up. */
 #define PANE_WAIT_FOREVER UINT64_MAX
 
 /* Bytes per pixel of a format; 0 for an unknown one. */
-PANE_API uint32_t pane_bytes_per_pixel(uint32_t format);
+PANE_API uint32_t pane_bytes_per_pixel(uint32_t format) PANE_NOEXCEPT;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Regions: a mapping, whatever its backend. The session (producer or consumer) must be
@@ -690,40 +694,40 @@ typedef enum pane_open_mode {
 
 /* A POSIX shm object (/dev/shm/NAME on Linux). size 0 with PANE_OPEN_ONLY maps what exists.
  * PANE_E_UNSUPPORTED where the library was built without this backend (Windows). */
-PANE_API pane_status pane_region_open_shm(const char* name, uint64_t size, uint32_t mode, pane_region** out);
+PANE_API pane_status pane_region_open_shm(const char* name, uint64_t size, uint32_t mode, pane_region** out) PANE_NOEXCEPT;
 /* Removes a shm name (mappings stay valid). PANE_E_MAP_NOT_FOUND if there was none. */
-PANE_API pane_status pane_region_remove_shm(const char* name);
+PANE_API pane_status pane_region_remove_shm(const char* name) PANE_NOEXCEPT;
 /* A file or device: /dev/shm/NAME from QEMU's memory-backend-file, a hugetlbfs file, a kvmfr
  * device (/dev/kvmfr0, whose size it asks the driver). size 0 with PANE_OPEN_ONLY maps what the
  * file or kvmfr device holds; any other device needs the size. */
-PANE_API pane_status pane_region_open_file(const char* path, uint64_t size, uint32_t mode, pane_region** out);
+PANE_API pane_status pane_region_open_file(const char* path, uint64_t size, uint32_t mode, pane_region** out) PANE_NOEXCEPT;
 /* Inside a Linux guest: BAR 2 of the IVSHMEM device at PCI `address` ("0000:00:05.0"), or the
  * first one for NULL or ""; size 0 maps the whole BAR. write_combining: map resource2_wc. */
 PANE_API pane_status pane_region_open_ivshmem(const char* address, uint64_t size, int write_combining,
-                                              pane_region** out);
+                                              pane_region** out) PANE_NOEXCEPT;
 /* Inside a Windows guest: BAR 2 of IVSHMEM device number `device` through the virtio-win
  * driver; size 0 maps the whole BAR. write_combining 0 asks the driver for a cached mapping. */
 PANE_API pane_status pane_region_open_windows_ivshmem(uint32_t device, uint64_t size, int write_combining,
-                                                      pane_region** out);
+                                                      pane_region** out) PANE_NOEXCEPT;
 /* Zeroed, page-aligned memory of this process (tests, producer and consumer threads of one
  * process). */
-PANE_API pane_status pane_region_open_memory(uint64_t size, pane_region** out);
+PANE_API pane_status pane_region_open_memory(uint64_t size, pane_region** out) PANE_NOEXCEPT;
 /* Memory the caller mapped itself (a VMM's own view of the shared memory): `base` must be
  * 64-byte aligned and stay mapped until pane_region_close. write_combining: the mapping is
  * write-combining, publish with a store fence. */
-PANE_API pane_status pane_region_wrap(void* base, uint64_t size, int write_combining, pane_region** out);
+PANE_API pane_status pane_region_wrap(void* base, uint64_t size, int write_combining, pane_region** out) PANE_NOEXCEPT;
 /* Which of the backends above this build has: PANE_BACKEND_* bits. */
 #define PANE_BACKEND_SHM (1u << 0)             /* pane_region_open_shm, pane_region_remove_shm */
 #define PANE_BACKEND_FILE (1u << 1)            /* pane_region_open_file */
 #define PANE_BACKEND_IVSHMEM (1u << 2)         /* pane_region_open_ivshmem (Linux guest) */
 #define PANE_BACKEND_WINDOWS_IVSHMEM (1u << 3) /* pane_region_open_windows_ivshmem */
 #define PANE_BACKEND_MEMORY (1u << 4)          /* pane_region_open_memory, pane_region_wrap */
-PANE_API uint32_t pane_region_backends(void);
+PANE_API uint32_t pane_region_backends(void) PANE_NOEXCEPT;
 /* Unmaps (not for wrapped memory, which stays the caller's). NULL is ignored. */
-PANE_API void pane_region_close(pane_region* region);
-PANE_API void* pane_region_data(const pane_region* region);
-PANE_API uint64_t pane_region_size(const pane_region* region);
-PANE_API int pane_region_write_combining(const pane_region* region);
+PANE_API void pane_region_close(pane_region* region) PANE_NOEXCEPT;
+PANE_API void* pane_region_data(const pane_region* region) PANE_NOEXCEPT;
+PANE_API uint64_t pane_region_size(const pane_region* region) PANE_NOEXCEPT;
+PANE_API int pane_region_write_combining(const pane_region* region) PANE_NOEXCEPT;
 
 /* ------------------------------------------------------------------------------------------ */
 /* The display layout a producer creates (what pane-produce creates by default). */
@@ -749,9 +753,9 @@ typedef struct pane_display_layout {
 #define PANE_CHANNEL_NAME_CONTROL "control"
 
 /* Fills in the defaults. */
-PANE_API void pane_display_layout_default(pane_display_layout* layout);
+PANE_API void pane_display_layout_default(pane_display_layout* layout) PANE_NOEXCEPT;
 /* The bytes a region laid out so needs (map at least that much). */
-PANE_API pane_status pane_display_region_size(const pane_display_layout* layout, uint64_t* size);
+PANE_API pane_status pane_display_region_size(const pane_display_layout* layout, uint64_t* size) PANE_NOEXCEPT;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Producer. */
@@ -764,20 +768,20 @@ typedef struct pane_producer_options {
     uint32_t reserved[6];     /* zero */
 } pane_producer_options;
 
-PANE_API void pane_producer_options_default(pane_producer_options* options);
+PANE_API void pane_producer_options_default(pane_producer_options* options) PANE_NOEXCEPT;
 
 /* Lays out `region` (new epoch) and opens the four display channels. options may be NULL. The
  * region's write-combining setting is passed on. */
 PANE_API pane_status pane_producer_create(pane_region* region, const pane_display_layout* layout,
-                                          const pane_producer_options* options, pane_producer** out);
+                                          const pane_producer_options* options, pane_producer** out) PANE_NOEXCEPT;
 /* Marks the region closed (consumers see PANE_PRODUCER_CLOSED) and frees the handle. */
-PANE_API void pane_producer_destroy(pane_producer* producer);
+PANE_API void pane_producer_destroy(pane_producer* producer) PANE_NOEXCEPT;
 /* Heartbeat and reaping of dead consumers: call it several times per heartbeat period. Returns
  * PANE_NOT_OWNER once another producer re-initialised the region (stop publishing). */
-PANE_API pane_status pane_producer_tick(pane_producer* producer);
-PANE_API uint64_t pane_producer_epoch(const pane_producer* producer);
+PANE_API pane_status pane_producer_tick(pane_producer* producer) PANE_NOEXCEPT;
+PANE_API uint64_t pane_producer_epoch(const pane_producer* producer) PANE_NOEXCEPT;
 /* Bit i set: consumer slot i is held by a live consumer (as of the last tick). */
-PANE_API uint64_t pane_producer_live_consumers(const pane_producer* producer);
+PANE_API uint64_t pane_producer_live_consumers(const pane_producer* producer) PANE_NOEXCEPT;
 
 typedef struct pane_producer_stats {
     uint64_t frames_published;
@@ -789,7 +793,7 @@ typedef struct pane_producer_stats {
     uint64_t consumers_reaped;
     uint64_t reserved[5];
 } pane_producer_stats;
-PANE_API pane_status pane_producer_stats_get(const pane_producer* producer, pane_producer_stats* out);
+PANE_API pane_status pane_producer_stats_get(const pane_producer* producer, pane_producer_stats* out) PANE_NOEXCEPT;
 
 /* What the producer says about a frame. */
 typedef struct pane_frame_info {
@@ -813,32 +817,32 @@ typedef struct pane_frame_info {
  * The writer belongs to the producer and stays valid until the next begin or destroy; the
  * previous frame should be finished first. PANE_NO_FREE_BUFFER drops the frame (counted). */
 PANE_API pane_status pane_producer_frame_begin(pane_producer* producer, const pane_frame_info* info,
-                                               pane_frame_writer** out);
+                                               pane_frame_writer** out) PANE_NOEXCEPT;
 /* The frame's bytes in shared memory: stride * height bytes from row 0. */
 PANE_API pane_status pane_frame_writer_buffer(pane_frame_writer* writer, void** data, uint32_t* stride,
-                                              uint64_t* size);
+                                              uint64_t* size) PANE_NOEXCEPT;
 /* Copies rows [first_row, first_row + rows) from src (row y at src + (y - first_row) *
  * src_stride; 0 = packed) with streaming stores, publishing progress as it goes when first_row
  * is where progress stands. */
 PANE_API pane_status pane_frame_writer_copy_rows(pane_frame_writer* writer, uint32_t first_row, uint32_t rows,
-                                                 const void* src, size_t src_stride);
+                                                 const void* src, size_t src_stride) PANE_NOEXCEPT;
 /* Publishes rows [0, n) as complete (clamped to the height; never goes back). */
-PANE_API pane_status pane_frame_writer_rows_ready(pane_frame_writer* writer, uint32_t n);
+PANE_API pane_status pane_frame_writer_rows_ready(pane_frame_writer* writer, uint32_t n) PANE_NOEXCEPT;
 /* All rows complete. */
-PANE_API pane_status pane_frame_writer_finish(pane_frame_writer* writer);
+PANE_API pane_status pane_frame_writer_finish(pane_frame_writer* writer) PANE_NOEXCEPT;
 /* begin + copy of the whole frame + finish. */
 PANE_API pane_status pane_producer_frame_publish(pane_producer* producer, const pane_frame_info* info,
-                                                 const void* src, size_t src_stride);
+                                                 const void* src, size_t src_stride) PANE_NOEXCEPT;
 
 /* Publishes a cursor shape (data: data_size bytes, pitch * height, twice for monochrome); its
  * serial is stored in *serial (may be NULL). PANE_INVALID_CURSOR if it breaks a rule. */
 PANE_API pane_status pane_producer_cursor_shape(pane_producer* producer, uint32_t type, uint32_t width,
                                                 uint32_t height, uint32_t pitch, uint32_t hotspot_x,
                                                 uint32_t hotspot_y, const void* data, size_t data_size,
-                                                uint64_t* serial);
+                                                uint64_t* serial) PANE_NOEXCEPT;
 /* Publishes the cursor position (hotspot in frame pixels), wait-free, at any rate. */
 PANE_API pane_status pane_producer_cursor_position(pane_producer* producer, int32_t x, int32_t y, int visible,
-                                                   uint64_t shape_serial);
+                                                   uint64_t shape_serial) PANE_NOEXCEPT;
 
 /* A control message, as received by the producer. */
 typedef struct pane_control_message {
@@ -853,7 +857,7 @@ typedef struct pane_control_message {
 } pane_control_message;
 
 /* The next valid control message from any consumer (round-robin), or PANE_EMPTY. */
-PANE_API pane_status pane_producer_control_receive(pane_producer* producer, pane_control_message* out);
+PANE_API pane_status pane_producer_control_receive(pane_producer* producer, pane_control_message* out) PANE_NOEXCEPT;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Consumer. */
@@ -875,25 +879,25 @@ typedef struct pane_consumer_options {
     uint32_t reserved[5];         /* zero */
 } pane_consumer_options;
 
-PANE_API void pane_consumer_options_default(pane_consumer_options* options);
+PANE_API void pane_consumer_options_default(pane_consumer_options* options) PANE_NOEXCEPT;
 
 /* Validates the region, claims a consumer slot, and opens the display channels that exist
  * (calls on a missing one return its PANE_E_CHANNEL_* error). options may be NULL. */
 PANE_API pane_status pane_consumer_attach(pane_region* region, const pane_consumer_options* options,
-                                          pane_consumer** out);
+                                          pane_consumer** out) PANE_NOEXCEPT;
 /* Releases the slot and frees the handle. */
-PANE_API void pane_consumer_destroy(pane_consumer* consumer);
+PANE_API void pane_consumer_destroy(pane_consumer* consumer) PANE_NOEXCEPT;
 /* Heartbeat and health: PANE_OK, PANE_PRODUCER_STALE, PANE_PRODUCER_CLOSED, PANE_EPOCH_CHANGED,
  * PANE_SLOT_LOST. Call it at least every heartbeat period; anything but PANE_OK: destroy and
  * attach again (stale: when the producer's heartbeat moves again). */
-PANE_API pane_status pane_consumer_tick(pane_consumer* consumer);
-PANE_API uint64_t pane_consumer_epoch(const pane_consumer* consumer);
-PANE_API uint32_t pane_consumer_slot_index(const pane_consumer* consumer);
-PANE_API uint64_t pane_consumer_producer_heartbeat(const pane_consumer* consumer);
+PANE_API pane_status pane_consumer_tick(pane_consumer* consumer) PANE_NOEXCEPT;
+PANE_API uint64_t pane_consumer_epoch(const pane_consumer* consumer) PANE_NOEXCEPT;
+PANE_API uint32_t pane_consumer_slot_index(const pane_consumer* consumer) PANE_NOEXCEPT;
+PANE_API uint64_t pane_consumer_producer_heartbeat(const pane_consumer* consumer) PANE_NOEXCEPT;
 /* 1 when the producer runs on this kernel (futex wake-ups reach us, its clock is ours). */
-PANE_API int pane_consumer_producer_shares_kernel(const pane_consumer* consumer);
+PANE_API int pane_consumer_producer_shares_kernel(const pane_consumer* consumer) PANE_NOEXCEPT;
 /* A copy of the region header as validated at attach. */
-PANE_API pane_status pane_consumer_header(const pane_consumer* consumer, pane_region_header* out);
+PANE_API pane_status pane_consumer_header(const pane_consumer* consumer, pane_region_header* out) PANE_NOEXCEPT;
 
 typedef struct pane_consumer_stats {
     uint64_t frames_read;
@@ -902,39 +906,39 @@ typedef struct pane_consumer_stats {
     uint64_t cursor_violations;  /* invalid shapes and positions seen */
     uint64_t reserved[4];
 } pane_consumer_stats;
-PANE_API pane_status pane_consumer_stats_get(const pane_consumer* consumer, pane_consumer_stats* out);
+PANE_API pane_status pane_consumer_stats_get(const pane_consumer* consumer, pane_consumer_stats* out) PANE_NOEXCEPT;
 
 /* Waits up to timeout_ns for a frame newer than the last one acquired and leases it (the
  * producer will not reuse its buffer). The reader belongs to the consumer, valid until the next
  * acquire, release or destroy; the previous frame's lease moves to the new one. PANE_NO_FRAME
  * with timeout 0 when there is nothing new; PANE_TIMED_OUT after a wait. */
 PANE_API pane_status pane_consumer_frame_acquire(pane_consumer* consumer, uint64_t timeout_ns,
-                                                 pane_frame_reader** out);
+                                                 pane_frame_reader** out) PANE_NOEXCEPT;
 /* The frame's descriptor (a validated copy). */
-PANE_API pane_status pane_frame_reader_descriptor(const pane_frame_reader* reader, pane_frame_descriptor* out);
+PANE_API pane_status pane_frame_reader_descriptor(const pane_frame_reader* reader, pane_frame_descriptor* out) PANE_NOEXCEPT;
 /* The frame's bytes in shared memory (stride * height from row 0): read only rows below
  * pane_frame_reader_rows_ready, and pane_frame_reader_verify after reading. */
-PANE_API pane_status pane_frame_reader_buffer(const pane_frame_reader* reader, const void** data, uint64_t* size);
-PANE_API uint32_t pane_frame_reader_rows_ready(const pane_frame_reader* reader);
+PANE_API pane_status pane_frame_reader_buffer(const pane_frame_reader* reader, const void** data, uint64_t* size) PANE_NOEXCEPT;
+PANE_API uint32_t pane_frame_reader_rows_ready(const pane_frame_reader* reader) PANE_NOEXCEPT;
 /* Waits until rows [0, n) are complete (n is clamped to the height). */
-PANE_API pane_status pane_frame_reader_wait_rows(pane_frame_reader* reader, uint32_t n, uint64_t timeout_ns);
+PANE_API pane_status pane_frame_reader_wait_rows(pane_frame_reader* reader, uint32_t n, uint64_t timeout_ns) PANE_NOEXCEPT;
 /* Waits for the whole frame (up to timeout_ns) while copying its rows into dst as they arrive
  * (dst_stride bytes apart; 0 = width * bytes per pixel), then verifies. PANE_E_BUFFER_TOO_SMALL
  * (nothing copied) when dst_size cannot hold height rows. */
 PANE_API pane_status pane_frame_reader_copy(pane_frame_reader* reader, void* dst, size_t dst_size, size_t dst_stride,
-                                            uint64_t timeout_ns);
+                                            uint64_t timeout_ns) PANE_NOEXCEPT;
 /* After reading: PANE_OK if the buffer held this frame all along; PANE_REUSED (torn: do not show
  * it), PANE_EPOCH_CHANGED, PANE_SLOT_LOST. */
-PANE_API pane_status pane_frame_reader_verify(const pane_frame_reader* reader);
+PANE_API pane_status pane_frame_reader_verify(const pane_frame_reader* reader) PANE_NOEXCEPT;
 /* Gives the buffer back to the producer; the reader is gone. */
-PANE_API void pane_frame_reader_release(pane_frame_reader* reader);
+PANE_API void pane_frame_reader_release(pane_frame_reader* reader) PANE_NOEXCEPT;
 /* acquire + copy (+ verify): the latest frame into the caller's buffer. `desc` (may be NULL)
  * receives its descriptor, also on PANE_E_BUFFER_TOO_SMALL (the frame stays acquired: retry
  * with pane_consumer_frame_reader + pane_frame_reader_copy, or let the next read skip it). */
 PANE_API pane_status pane_consumer_read_frame(pane_consumer* consumer, void* dst, size_t dst_size, size_t dst_stride,
-                                              uint64_t timeout_ns, pane_frame_descriptor* desc);
+                                              uint64_t timeout_ns, pane_frame_descriptor* desc) PANE_NOEXCEPT;
 /* The frame acquired last and not released, or NULL. */
-PANE_API pane_frame_reader* pane_consumer_frame_reader(pane_consumer* consumer);
+PANE_API pane_frame_reader* pane_consumer_frame_reader(pane_consumer* consumer) PANE_NOEXCEPT;
 
 typedef struct pane_cursor_position {
     int32_t x, y;          /* hotspot in frame pixels (may be off-screen) */
@@ -947,24 +951,24 @@ typedef struct pane_cursor_position {
 /* The cursor position if it changed since the last read; waits up to timeout_ns for a change.
  * PANE_UNCHANGED / PANE_NONE_YET / PANE_CONTENDED with timeout 0, PANE_TIMED_OUT after a wait. */
 PANE_API pane_status pane_consumer_cursor_position(pane_consumer* consumer, uint64_t timeout_ns,
-                                                   pane_cursor_position* out);
+                                                   pane_cursor_position* out) PANE_NOEXCEPT;
 /* The cursor shape if it changed since the last read: header into *header, data_size bytes
  * into data. PANE_E_BUFFER_TOO_SMALL (header filled, nothing copied) when data_capacity is
  * short: get it again with pane_consumer_cursor_shape_last. pane_consumer_cursor_shape_capacity
  * is enough for any shape of the channel. */
 PANE_API pane_status pane_consumer_cursor_shape(pane_consumer* consumer, pane_cursor_shape_header* header, void* data,
-                                                size_t data_capacity);
+                                                size_t data_capacity) PANE_NOEXCEPT;
 /* The last shape read (PANE_NONE_YET if none). */
 PANE_API pane_status pane_consumer_cursor_shape_last(pane_consumer* consumer, pane_cursor_shape_header* header,
-                                                     void* data, size_t data_capacity);
-PANE_API size_t pane_consumer_cursor_shape_capacity(const pane_consumer* consumer);
+                                                     void* data, size_t data_capacity) PANE_NOEXCEPT;
+PANE_API size_t pane_consumer_cursor_shape_capacity(const pane_consumer* consumer) PANE_NOEXCEPT;
 
 /* Control messages to the producer (wait-free; PANE_FULL when its ring is full). */
-PANE_API pane_status pane_consumer_send_cursor_position(pane_consumer* consumer, int32_t x, int32_t y);
-PANE_API pane_status pane_consumer_send_window_size(pane_consumer* consumer, uint32_t width, uint32_t height);
-PANE_API pane_status pane_consumer_request_full_frame(pane_consumer* consumer);
+PANE_API pane_status pane_consumer_send_cursor_position(pane_consumer* consumer, int32_t x, int32_t y) PANE_NOEXCEPT;
+PANE_API pane_status pane_consumer_send_window_size(pane_consumer* consumer, uint32_t width, uint32_t height) PANE_NOEXCEPT;
+PANE_API pane_status pane_consumer_request_full_frame(pane_consumer* consumer) PANE_NOEXCEPT;
 PANE_API pane_status pane_consumer_send_application(pane_consumer* consumer, uint32_t app_type, const void* body,
-                                                    size_t body_size);
+                                                    size_t body_size) PANE_NOEXCEPT;
 
 #if defined(__cplusplus)
 } /* extern "C" */

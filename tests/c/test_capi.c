@@ -325,6 +325,57 @@ out:
     close_pair(a, b);
 }
 
+/* A hostile producer side: the latest frame descriptor is rewritten in shared memory (found
+ * through the C wire structs) to a frame wider than the channel allows. The consumer must say
+ * PANE_BROKEN, count it, and read nothing until the next epoch. */
+static void test_hostile_descriptor(void) {
+    pane_region *a = NULL, *b = NULL;
+    pane_producer* p = NULL;
+    pane_consumer* c = NULL;
+    pane_display_layout l = small_layout();
+    pane_frame_info info = frame_info_for();
+    pane_frame_descriptor d;
+    pane_consumer_stats cs;
+    uint8_t* src = (uint8_t*)calloc((size_t)H, ROW);
+    open_pair(&a, &b);
+    if (a == NULL || b == NULL || src == NULL) goto out;
+    REQUIRE_STATUS(pane_producer_create(a, &l, NULL, &p), PANE_OK);
+    REQUIRE_STATUS(pane_consumer_attach(b, NULL, &c), PANE_OK);
+    REQUIRE_STATUS(pane_producer_frame_publish(p, &info, src, 0), PANE_OK);
+    {
+        unsigned char* base = (unsigned char*)pane_region_data(b);
+        const pane_region_header* h = (const pane_region_header*)base;
+        const pane_channel_entry* e = (const pane_channel_entry*)(base + h->channel_table_offset);
+        const pane_frame_control* fc;
+        const pane_ring_control* ring;
+        pane_frame_descriptor* slot;
+        CHECK(e[0].kind == PANE_CHANNEL_FRAMES);
+        fc = (const pane_frame_control*)(base + e[0].offset);
+        CHECK(fc->max_width == W && fc->max_height == H && fc->buffer_count == 3);
+        ring = (const pane_ring_control*)(base + e[0].offset + fc->ring_offset);
+        CHECK(ring->policy == PANE_RING_OVERWRITE && ring->element_size == sizeof(pane_frame_descriptor));
+        CHECK(ring->write_pos == ring->initial_position + 1);
+        slot = (pane_frame_descriptor*)((unsigned char*)ring + ring->slots_offset +
+                                        ((ring->write_pos - 1) & (ring->capacity - 1)) * ring->slot_stride +
+                                        sizeof(pane_ring_slot_header));
+        CHECK(slot->width == W && slot->height == H && slot->format == PANE_FORMAT_BGRA8);
+        slot->width = W * 1000;
+    }
+    CHECK_STATUS(pane_consumer_read_frame(c, src, (size_t)H * ROW, 0, 0, &d), PANE_BROKEN);
+    CHECK_STATUS(pane_consumer_stats_get(c, &cs), PANE_OK);
+    CHECK(cs.frame_violations == 1 && cs.frames_read == 0);
+    CHECK(pane_consumer_frame_reader(c) == NULL);
+    /* Stays broken for the epoch, whatever the producer publishes next; the session is fine. */
+    CHECK_STATUS(pane_producer_frame_publish(p, &info, src, 0), PANE_OK);
+    CHECK_STATUS(pane_consumer_read_frame(c, src, (size_t)H * ROW, 0, 0, &d), PANE_BROKEN);
+    CHECK_STATUS(pane_consumer_tick(c), PANE_OK);
+out:
+    pane_consumer_destroy(c);
+    pane_producer_destroy(p);
+    close_pair(a, b);
+    free(src);
+}
+
 static void test_exchange(void) {
     pane_region *a = NULL, *b = NULL;
     pane_producer* p = NULL;
@@ -746,6 +797,7 @@ int main(int argc, char** argv) {
         run_case("status strings", test_status_strings);
         run_case("bad arguments", test_bad_arguments);
         run_case("hostile region", test_hostile_region);
+        run_case("hostile descriptor", test_hostile_descriptor);
         run_case("exchange", test_exchange);
     }
     /* Catch2's summary format, which scripts/test.sh adds up. */
