@@ -401,6 +401,9 @@ void pane_region_close(pane_region* region) PANE_NOEXCEPT { delete region; }
 void* pane_region_data(const pane_region* region) PANE_NOEXCEPT {
     return region != nullptr ? static_cast<void*>(region->mapping.bytes().data()) : nullptr;
 }
+const char* pane_region_description(const pane_region* region) PANE_NOEXCEPT {
+    return region != nullptr ? region->mapping.description().c_str() : "";
+}
 uint64_t pane_region_size(const pane_region* region) PANE_NOEXCEPT { return region != nullptr ? region->mapping.size() : 0; }
 int pane_region_write_combining(const pane_region* region) PANE_NOEXCEPT {
     return region != nullptr && region->mapping.write_combining() ? 1 : 0;

@@ -726,6 +726,9 @@ PANE_API uint32_t pane_region_backends(void) PANE_NOEXCEPT;
 /* Unmaps (not for wrapped memory, which stays the caller's). NULL is ignored. */
 PANE_API void pane_region_close(pane_region* region) PANE_NOEXCEPT;
 PANE_API void* pane_region_data(const pane_region* region) PANE_NOEXCEPT;
+/* Where it came from, for logs ("shm:NAME", "file:PATH", "ivshmem:...", "memory (...)"); valid
+ * until the region is closed. */
+PANE_API const char* pane_region_description(const pane_region* region) PANE_NOEXCEPT;
 PANE_API uint64_t pane_region_size(const pane_region* region) PANE_NOEXCEPT;
 PANE_API int pane_region_write_combining(const pane_region* region) PANE_NOEXCEPT;
 
@@ -814,8 +817,10 @@ typedef struct pane_frame_info {
 
 /* Takes a free buffer and publishes the frame's descriptor at once; then write the rows (in any
  * order) and publish progress (rows [0, n) complete) so consumers may read them as they come.
- * The writer belongs to the producer and stays valid until the next begin or destroy; the
- * previous frame should be finished first. PANE_NO_FREE_BUFFER drops the frame (counted). */
+ * The writer belongs to the producer and stays valid until the next begin or destroy. Finish
+ * the previous frame first: a begin abandons an unfinished one (its descriptor is out, so a
+ * consumer reading it waits for rows that never come, until its timeout). PANE_NO_FREE_BUFFER
+ * drops the frame (counted). */
 PANE_API pane_status pane_producer_frame_begin(pane_producer* producer, const pane_frame_info* info,
                                                pane_frame_writer** out) PANE_NOEXCEPT;
 /* The frame's bytes in shared memory: stride * height bytes from row 0. */
@@ -932,9 +937,11 @@ PANE_API pane_status pane_frame_reader_copy(pane_frame_reader* reader, void* dst
 PANE_API pane_status pane_frame_reader_verify(const pane_frame_reader* reader) PANE_NOEXCEPT;
 /* Gives the buffer back to the producer; the reader is gone. */
 PANE_API void pane_frame_reader_release(pane_frame_reader* reader) PANE_NOEXCEPT;
-/* acquire + copy (+ verify): the latest frame into the caller's buffer. `desc` (may be NULL)
- * receives its descriptor, also on PANE_E_BUFFER_TOO_SMALL (the frame stays acquired: retry
- * with pane_consumer_frame_reader + pane_frame_reader_copy, or let the next read skip it). */
+/* acquire + copy (+ verify): the latest frame into the caller's buffer, the whole call within
+ * timeout_ns. `desc` (may be NULL) receives its descriptor, also on PANE_E_BUFFER_TOO_SMALL and
+ * on PANE_TIMED_OUT while its rows are still being written (timeout 0 does not wait for rows):
+ * the frame stays acquired, so pane_consumer_frame_reader + pane_frame_reader_copy can finish
+ * the job, or the next read skips it. */
 PANE_API pane_status pane_consumer_read_frame(pane_consumer* consumer, void* dst, size_t dst_size, size_t dst_stride,
                                               uint64_t timeout_ns, pane_frame_descriptor* desc) PANE_NOEXCEPT;
 /* The frame acquired last and not released, or NULL. */
