@@ -22,7 +22,7 @@ if [ ! -f "$dir/build.ninja" ]; then
 fi
 ninja -C "$dir" capi/pane-capi-test capi/pane-capi-test-static || fail "build failed"
 rc=0
-meson test -C "$dir" --print-errorlogs --num-processes 1 capi capi-static capi-fork || rc=$?
+meson test -C "$dir" --print-errorlogs --num-processes 1 capi capi-static capi-fork capi-threads || rc=$?
 p=0 f=0
 while IFS= read -r line; do
   if [[ $line =~ All\ tests\ passed\ \(.*in\ ([0-9]+)\ test\ case ]]; then

@@ -22,6 +22,7 @@
 
 #if defined(__unix__)
 #define PANE_TEST_POSIX 1
+#include <pthread.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -780,6 +781,119 @@ static void test_consume(void) {
 }
 #endif
 
+#if PANE_TEST_POSIX
+/* --threads: the thread layout pane.h allows, as the tools use it. Producer: frames, control
+ * and tick on one thread, cursor positions on another. Consumer: frames on one thread, cursor
+ * on another, tick and control on the main thread. Every frame and position read is checked;
+ * TSan (the tsan pass runs this) checks the rest. Bounded: every loop has a fixed number of
+ * rounds, each wait a timeout. */
+enum { THREAD_FRAMES = 60, THREAD_POSITIONS = 400 };
+
+typedef struct {
+    pane_producer* p;
+    pane_consumer* c;
+    int frames_ok, frames_bad, positions_ok, positions_bad;
+    int control_received;
+} thread_state;
+
+static void* producer_cursor_thread(void* arg) {
+    thread_state* t = (thread_state*)arg;
+    for (int32_t i = 1; i <= THREAD_POSITIONS; ++i) {
+        (void)pane_producer_cursor_position(t->p, i, 2 * i, 1, 0);
+        sleep_us(200);
+    }
+    return NULL;
+}
+
+static void* producer_frames_thread(void* arg) {
+    thread_state* t = (thread_state*)arg;
+    pane_frame_info info = frame_info_for();
+    uint8_t* src = (uint8_t*)malloc((size_t)H * ROW);
+    if (src == NULL) return NULL;
+    for (uint32_t k = 1; k <= THREAD_FRAMES; ++k) {
+        pane_control_message m;
+        fill_frame(src, ROW, k);
+        info.capture_duration_ns = k;
+        (void)pane_producer_frame_publish(t->p, &info, src, 0);
+        (void)pane_producer_tick(t->p);
+        while (pane_producer_control_receive(t->p, &m) == PANE_OK) ++t->control_received;
+        sleep_us(2000);
+    }
+    free(src);
+    return NULL;
+}
+
+static void* consumer_frames_thread(void* arg) {
+    thread_state* t = (thread_state*)arg;
+    uint8_t* dst = (uint8_t*)malloc((size_t)H * ROW);
+    uint64_t last = 0;
+    if (dst == NULL) return NULL;
+    for (int round = 0; round < 4000 && last < THREAD_FRAMES; ++round) {
+        pane_frame_descriptor d;
+        if (pane_consumer_read_frame(t->c, dst, (size_t)H * ROW, 0, 5000000, &d) != PANE_OK) continue;
+        if (d.capture_duration_ns > last && rows_match(dst, ROW, 0, H, (uint32_t)d.capture_duration_ns)) ++t->frames_ok;
+        else ++t->frames_bad;
+        last = d.capture_duration_ns;
+    }
+    free(dst);
+    return NULL;
+}
+
+static void* consumer_cursor_thread(void* arg) {
+    thread_state* t = (thread_state*)arg;
+    int32_t last = 0;
+    for (int round = 0; round < 20000 && last < THREAD_POSITIONS; ++round) {
+        pane_cursor_position pos;
+        if (pane_consumer_cursor_position(t->c, 5000000, &pos) != PANE_OK) continue;
+        if (pos.x > last && pos.y == 2 * pos.x && pos.visible == 1) ++t->positions_ok;
+        else ++t->positions_bad;
+        last = pos.x;
+    }
+    return NULL;
+}
+
+static void test_threads(void) {
+    pane_region *a = NULL, *b = NULL;
+    thread_state t;
+    pthread_t pf, pc, cf, cc;
+    int sent = 0;
+    pane_display_layout l = small_layout();
+    memset(&t, 0, sizeof t);
+    open_pair(&a, &b);
+    if (a == NULL || b == NULL) goto out;
+    REQUIRE_STATUS(pane_producer_create(a, &l, NULL, &t.p), PANE_OK);
+    REQUIRE_STATUS(pane_consumer_attach(b, NULL, &t.c), PANE_OK);
+    CHECK(pthread_create(&cf, NULL, consumer_frames_thread, &t) == 0);
+    CHECK(pthread_create(&cc, NULL, consumer_cursor_thread, &t) == 0);
+    CHECK(pthread_create(&pf, NULL, producer_frames_thread, &t) == 0);
+    CHECK(pthread_create(&pc, NULL, producer_cursor_thread, &t) == 0);
+    /* The main thread: the consumer's tick and control while the others run. */
+    for (int i = 0; i < 100; ++i) {
+        CHECK_STATUS(pane_consumer_tick(t.c), PANE_OK);
+        if (pane_consumer_send_window_size(t.c, 100 + (uint32_t)i, 50) == PANE_OK) ++sent;
+        sleep_us(1000);
+    }
+    pthread_join(pf, NULL);
+    pthread_join(pc, NULL);
+    pthread_join(cf, NULL);
+    pthread_join(cc, NULL);
+    CHECK(t.frames_bad == 0 && t.positions_bad == 0);
+    CHECK(t.frames_ok > 0 && t.positions_ok > 0);
+    /* The last frame and position always arrive (latest-value semantics). */
+    {
+        pane_control_message m;
+        while (pane_producer_control_receive(t.p, &m) == PANE_OK) ++t.control_received;
+        CHECK(t.control_received == sent);
+    }
+    printf("threads: %d frames, %d positions verified, %d control messages\n", t.frames_ok, t.positions_ok,
+           t.control_received);
+out:
+    pane_consumer_destroy(t.c);
+    pane_producer_destroy(t.p);
+    close_pair(a, b);
+}
+#endif
+
 int main(int argc, char** argv) {
     const char* mode = argc > 1 ? argv[1] : "";
 #if PANE_TEST_POSIX
@@ -791,10 +905,11 @@ int main(int argc, char** argv) {
     if (mode[0] != '\0') {
 #if PANE_TEST_POSIX
         if (strcmp(mode, "--fork") == 0) run_case("fork", test_fork);
+        else if (strcmp(mode, "--threads") == 0) run_case("threads", test_threads);
         else if (strcmp(mode, "--produce") == 0 && argc > 2) run_case("produce", test_produce);
         else if (strcmp(mode, "--consume") == 0 && argc > 2) run_case("consume", test_consume);
         else {
-            fprintf(stderr, "usage: pane-capi-test [--fork | --produce SHM-NAME | --consume SHM-NAME]\n");
+            fprintf(stderr, "usage: pane-capi-test [--fork | --threads | --produce SHM-NAME | --consume SHM-NAME]\n");
             return 2;
         }
 #else
