@@ -4,7 +4,7 @@
 # built for i386 (gcc -m32, capi/i386-linux.txt) in build-capi32, and only those targets. The
 # tests run under qemu-i386 (qemu-user), since a 64-bit kernel may lack IA-32 emulation. The C
 # test's struct table (and the C++ comparison compiled beside it) then holds for i386, and a
-# 32-bit producer and consumer exchange frames, cursor and control in one process and across a
+# 32-bit producer and consumer exchange frames, cursor and control in one process, on threads and across a
 # fork. Then, when the main pass has a 64-bit build (build-test), a 64-bit producer feeds a 32-bit
 # consumer over POSIX shm and the other way round (one case each). Last line: "N passed, N
 # failed" (test cases, from the tests' Catch2-style summaries).
