@@ -10,6 +10,8 @@ missing=()
 packages+=(qemu-system-x86 busybox-static cpio xz-utils zstd binutils python3)
 # The mingw pass of scripts/test.sh: the Windows cross compiler, and wine to run what it builds.
 packages+=(g++-mingw-w64-x86-64-posix wine wine64)
+# scripts/pass-capi32.sh: the C ABI and its C test built -m32, run under qemu-user's qemu-i386.
+packages+=(gcc-multilib g++-multilib qemu-user)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
