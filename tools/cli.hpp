@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -103,6 +104,23 @@ private:
     std::vector<std::string> positional_;
     std::string missing_value_;  // the option given last without its value
 };
+
+// A non-negative decimal number (fractions allowed) of at most `max`; else a usage error naming the option.
+inline double real_option(const Options& opt, const std::string& key, double def, double max) {
+    if (!opt.has(key)) return def;
+    const std::string v = opt.str(key, "");
+    double x = 0;
+    std::size_t used = 0;
+    try {
+        x = std::stod(v, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != v.size() || !std::isfinite(x) || x < 0 || x > max) {
+        throw UsageError(fmt::format("--{} wants a number from 0 to {}", key, max));
+    }
+    return x;
+}
 
 // A JSON string literal for any bytes: quotes and backslashes escaped, control and non-ASCII
 // bytes as \u00XX (names read from a hostile region must not break the output or a terminal).
