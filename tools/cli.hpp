@@ -87,6 +87,18 @@ public:
         }
         throw UsageError("--" + k + " wants a non-negative number, not '" + text + "'");
     }
+    // A whole number from lo to hi; anything else is a usage error naming the option and the range.
+    [[nodiscard]] std::uint64_t num_in(const std::string& k, std::uint64_t def, std::uint64_t lo, std::uint64_t hi) const {
+        const auto range = [&] { return "--" + k + " wants a whole number from " + std::to_string(lo) + " to " + std::to_string(hi); };
+        std::uint64_t v = def;
+        try {
+            v = num(k, def);
+        } catch (const UsageError&) {
+            throw UsageError(range() + ", not '" + str(k, "") + "'");
+        }
+        if (v < lo || v > hi) throw UsageError(range() + ", not " + std::to_string(v));
+        return v;
+    }
     // Throws UsageError for the first option (in command-line order) not in `known`, flags
     // included, so a typo is not silently taken as another option's value; then for an option
     // given last without its value.

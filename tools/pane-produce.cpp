@@ -98,9 +98,7 @@ constexpr std::array<std::string_view, 3> kShapeNames{"color", "monochrome", "ma
 // A number option within [lo, hi].
 std::uint64_t bounded(const pt::Options& opt, const std::string& key, std::uint64_t def, std::uint64_t lo,
                       std::uint64_t hi) {
-    const auto v = opt.num(key, def);
-    if (v < lo || v > hi) throw pt::UsageError(fmt::format("--{} must be {}..{}", key, lo, hi));
-    return v;
+    return opt.num_in(key, def, lo, hi);
 }
 
 std::uint32_t parse_dimension(std::string_view s) {

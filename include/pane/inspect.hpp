@@ -736,7 +736,8 @@ inline void read_newest_descriptor(FramesState& f, const detail::FrameGeometry& 
 // One copy of the region, each part validated before it is used to read further. Never stores
 // to the region. Allocates (channel and slot tables, bounded by the header's validated counts);
 // running out of memory terminates. `region` may be any span: one smaller than a header, or not
-// 8-byte aligned, gives header_error region_too_small / invalid_layout and reads nothing.
+// 64-byte aligned, gives header_error region_too_small / invalid_layout (as attach) and reads
+// nothing.
 [[nodiscard]] inline Snapshot snapshot_once(std::span<const std::byte> region) noexcept {
     namespace di = detail_inspect;
     Snapshot s;
@@ -746,9 +747,12 @@ inline void read_newest_descriptor(FramesState& f, const detail::FrameGeometry& 
         s.header_verdict = di::fail(InspectError::region_too_small, "mapping", region.size(), sizeof(RegionHeader));
         return s;
     }
-    if (reinterpret_cast<std::uintptr_t>(region.data()) % alignof(std::uint64_t) != 0) {  // copy_from_shared needs words
+    // As attach: the layout's alignments are relative to the region's start (copy_from_shared
+    // needs 8-aligned words; every mapping backend gives page-aligned memory).
+    if (reinterpret_cast<std::uintptr_t>(region.data()) % kCacheLine != 0) {
         s.header_error = AttachError::invalid_layout;
-        s.header_verdict = di::fail(InspectError::misaligned, "mapping", reinterpret_cast<std::uintptr_t>(region.data()), 8);
+        s.header_verdict =
+            di::fail(InspectError::misaligned, "mapping", reinterpret_cast<std::uintptr_t>(region.data()), kCacheLine);
         return s;
     }
     const auto* live = reinterpret_cast<const RegionHeader*>(region.data());
