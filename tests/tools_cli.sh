@@ -60,6 +60,7 @@ usage_error "option --fps needs a value" "$produce" --fps
 usage_error "option --duration needs a value" "$consume" --duration
 usage_error "option --interval needs a value" "$inspect" --shm "$tag-x" --interval
 usage_error "option --rounds needs a value" "$bench" --rounds
+usage_error "option --shm needs a value" "$inspect" --shm --json
 # Bad values name the option and its range.
 usage_error "--fps wants a whole number from 1 to 1000, not 0" "$produce" --fps 0
 usage_error "--rounds wants a whole number from 1 to 1000, not 0" "$bench" --rounds 0

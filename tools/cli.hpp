@@ -42,7 +42,7 @@ inline void print_version(std::string_view tool) {
 
 // --name value and --flag options; everything is a string until asked for. An option in
 // `optional_value` takes the next argument only if it does not start with "--" (else ""). Any
-// other option takes the next argument as its value. Mistakes are reported by require_known
+// other option takes the next argument as its value, which must not start with "--". Mistakes are reported by require_known
 // (call it before reading any value), unknown options first: "--bogus" given last is an unknown
 // option, not one missing its value.
 class Options {
@@ -61,9 +61,9 @@ public:
                 values_[a] = "1";
             } else if (std::find(optional_value.begin(), optional_value.end(), a) != optional_value.end()) {
                 values_[a] = next_is_value ? argv[++i] : "";
-            } else if (i + 1 < argc) {
+            } else if (next_is_value) {
                 values_[a] = argv[++i];
-            } else {
+            } else {  // last, or followed by another option: "--shm --json" names no shm object
                 values_[a] = "";
                 if (missing_value_.empty()) missing_value_ = a;
             }
@@ -101,7 +101,7 @@ public:
     }
     // Throws UsageError for the first option (in command-line order) not in `known`, flags
     // included, so a typo is not silently taken as another option's value; then for an option
-    // given last without its value.
+    // given without its value.
     void require_known(const std::vector<std::string>& known) const {
         for (const auto& k : order_) {
             if (std::find(known.begin(), known.end(), k) == known.end()) throw UsageError("unknown option --" + k);
@@ -114,7 +114,7 @@ private:
     std::map<std::string, std::string> values_;
     std::vector<std::string> order_;  // option names as given
     std::vector<std::string> positional_;
-    std::string missing_value_;  // the option given last without its value
+    std::string missing_value_;  // the first option given without its value
 };
 
 // A non-negative decimal number (fractions allowed) of at most `max`; else a usage error naming the option.

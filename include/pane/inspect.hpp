@@ -798,7 +798,7 @@ inline void read_newest_descriptor(FramesState& f, const detail::FrameGeometry& 
 [[nodiscard]] inline Snapshot snapshot(std::span<const std::byte> region, int attempts = 4,
                                        std::chrono::milliseconds pause = std::chrono::milliseconds(1)) noexcept {
     Snapshot s = snapshot_once(region);
-    for (int attempt = 1; attempt < attempts && !s.settled && !s.header_error; ++attempt) {
+    for (int attempt = 1; attempt < attempts && !s.settled; ++attempt) {
         std::this_thread::sleep_for(pause);
         s = snapshot_once(region);
     }
