@@ -47,12 +47,13 @@ Sections (default: all of them, in this order):
 
 Options:
   --quick         short rounds, 3 of them (under a minute); the default is the full run
-  --rounds N      rounds (default 5, or 3 with --quick)
+  --rounds N      rounds, 1..1000 (default 5, or 3 with --quick)
   --json          print one JSON document (every round of every measurement) instead of tables
   --markdown      print the tables as markdown (for docs/performance.md)
   --plot DIR      also write DIR/bench.json and PNG charts into DIR (scripts/plot-bench.py)
   --no-pin        do not pin the two processes to CPUs
   --help          this text
+  --version       the Pane library and protocol versions
 Exit status: 0 if every message of every measurement arrived intact (targets never fail the
 run), 1 if a message failed verification or a measurement failed, 2 on usage errors.
 )";
@@ -568,27 +569,31 @@ void print_header(const Machine& m, const Settings& st, std::size_t cells, doubl
 #endif
 
 int run(int argc, char** argv) {
-    const pt::Options opt(argc, argv, {"json", "markdown", "quick", "help", "no-pin"});
+    const pt::Options opt(argc, argv, {"json", "markdown", "quick", "help", "no-pin", "version"});
     if (opt.has("child")) {
         opt.require_known(kChildOptions);
         return run_child(opt);
     }
-    opt.require_known({"json", "markdown", "quick", "help", "no-pin", "rounds", "plot"});
+    opt.require_known({"json", "markdown", "quick", "help", "no-pin", "rounds", "plot", "version"});
     if (opt.has("help")) {
         fmt::print("{}", kHelp);
+        return 0;
+    }
+    if (opt.has("version")) {
+        pt::print_version("pane-bench");
         return 0;
     }
     std::vector<std::string> sections;
     for (const auto& p : opt.positional()) {
         if (std::find(kSections.begin(), kSections.end(), p) == kSections.end()) {
-            throw std::invalid_argument("unknown section '" + p + "'");
+            throw pt::UsageError("unknown section '" + p + "' (sections: ring, fanout, roundtrip, wait, frames)");
         }
         sections.push_back(p);
     }
     if (sections.empty()) sections = kSections;
     Settings st = settings_for(opt.has("quick"));
-    st.rounds = static_cast<unsigned>(opt.num("rounds", st.rounds));
-    if (st.rounds == 0) throw std::invalid_argument("--rounds wants at least 1");
+    st.rounds = static_cast<unsigned>(opt.num_in("rounds", st.rounds, 1, 1000));
+    if (opt.has("plot") && opt.str("plot", "").empty()) throw pt::UsageError("--plot wants a directory");
     const bool json = opt.has("json");
 
     const auto cpus = allowed_cpus();
@@ -645,8 +650,8 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
     try {
         return run(argc, argv);
-    } catch (const std::invalid_argument& e) {
-        fmt::print(stderr, "pane-bench: {}\n\n{}", e.what(), kHelp);
+    } catch (const std::invalid_argument& e) {  // pt::UsageError
+        pt::print_usage_error("pane-bench", e.what());
         return 2;
     } catch (const std::exception& e) {
         fmt::print(stderr, "pane-bench: {}\n", e.what());

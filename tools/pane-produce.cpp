@@ -65,10 +65,14 @@ received and counted. Prints a summary at the end; the region is left in place.
                         to bottom; 0 publishes full frames, max 64       (default 0)
   --cursor-hz N         cursor position updates per second, 1..100000    (default 1000)
   --shape-period-ms N   publish the next cursor shape every N ms         (default 500)
-  --region-size BYTES   bytes to map (default: what the layout needs)
+  --region-size BYTES   bytes to map, at least what the layout needs (the default)
+  --force               with --file or --shm: overwrite an existing object that is not a
+                        Pane region (refused otherwise; an empty or new one is always fine)
   --json                print the summary as one JSON object
   --help                this text
-Exit status: 0 after a clean run, 1 on a setup or publish error, 2 on usage errors.
+  --version             the Pane library and protocol versions
+Exit status: 0 after a clean run, 1 on a setup or publish error (a shm object or file this run
+created is removed again), 2 on usage errors.
 )";
 
 // Lock-free atomics are async-signal-safe, and the cursor thread reads the flag too.
@@ -94,16 +98,14 @@ constexpr std::array<std::string_view, 3> kShapeNames{"color", "monochrome", "ma
 // A number option within [lo, hi].
 std::uint64_t bounded(const pt::Options& opt, const std::string& key, std::uint64_t def, std::uint64_t lo,
                       std::uint64_t hi) {
-    const auto v = opt.num(key, def);
-    if (v < lo || v > hi) throw std::invalid_argument(fmt::format("--{} must be {}..{}", key, lo, hi));
-    return v;
+    return opt.num_in(key, def, lo, hi);
 }
 
 std::uint32_t parse_dimension(std::string_view s) {
     std::uint32_t v = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc{} || end != s.data() + s.size() || v == 0 || v > pane::kMaxFrameDimension) {
-        throw std::invalid_argument(fmt::format("--size wants WxH, each 1..{}", pane::kMaxFrameDimension));
+        throw pt::UsageError(fmt::format("--size wants WxH, each 1..{}", pane::kMaxFrameDimension));
     }
     return v;
 }
@@ -112,7 +114,7 @@ pane::FrameFormat parse_format(std::string_view s) {
     for (const auto& f : kFormats) {
         if (f.name == s) return f.format;
     }
-    throw std::invalid_argument("unknown --format '" + std::string(s) + "'");
+    throw pt::UsageError("unknown --format '" + std::string(s) + "'");
 }
 
 std::string_view format_name(pane::FrameFormat f) {
@@ -223,18 +225,22 @@ private:
 };
 
 int run(int argc, char** argv) {
-    pt::Options opt(argc, argv, {"json", "help", "wc"}, {"ivshmem"});
+    pt::Options opt(argc, argv, {"json", "help", "wc", "force", "version"}, {"ivshmem"});
     opt.require_known({"shm", "file", "ivshmem", "wc", "size", "format", "fps", "duration", "buffers", "damage", "cursor-hz",
-                       "shape-period-ms", "region-size", "json", "help"});
-    if (!opt.positional().empty()) throw std::invalid_argument("unexpected argument '" + opt.positional()[0] + "'");
+                       "shape-period-ms", "region-size", "force", "json", "help", "version"});
+    if (!opt.positional().empty()) throw pt::UsageError("unexpected argument '" + opt.positional()[0] + "'");
     if (opt.has("help")) {
         fmt::print("{}", kHelp);
+        return 0;
+    }
+    if (opt.has("version")) {
+        pt::print_version("pane-produce");
         return 0;
     }
     const pt::RegionSource source = pt::parse_region_source(opt);
     const std::string size_arg = opt.str("size", "1920x1080");
     const auto x = size_arg.find('x');
-    if (x == std::string::npos) throw std::invalid_argument("--size wants WxH");
+    if (x == std::string::npos) throw pt::UsageError("--size wants WxH");
     const std::uint32_t width = parse_dimension(std::string_view(size_arg).substr(0, x));
     const std::uint32_t height = parse_dimension(std::string_view(size_arg).substr(x + 1));
     const pane::FrameFormat format = parse_format(opt.str("format", "bgra8"));
@@ -248,11 +254,11 @@ int run(int argc, char** argv) {
     const auto shape_period = std::chrono::milliseconds(bounded(opt, "shape-period-ms", 500, 1, 3'600'000));
     const bool json = opt.has("json");
     if (!pt::pattern_fits(width, height, bpp)) {
-        throw std::invalid_argument(fmt::format(
+        throw pt::UsageError(fmt::format(
             "a {}x{} {} frame cannot hold the pattern trailer (height >= 2 and width * {} >= {} bytes needed)", width,
             height, format_name(format), bpp, sizeof(pt::FrameTrailer)));
     }
-    if (damage_count > height) throw std::invalid_argument("--damage cannot exceed the frame height");
+    if (damage_count > height) throw pt::UsageError("--damage cannot exceed the frame height");
 
     // The layout: max_bytes_per_pixel is the chosen format's, so buffers hold exactly this size.
     pt::DisplayLayout layout;
@@ -267,7 +273,26 @@ int run(int argc, char** argv) {
         return 1;
     }
     const std::uint64_t region_size = opt.has("region-size") ? opt.num("region-size", 0) : plan->region_size;
-    if (region_size == 0) throw std::invalid_argument("--region-size must be positive");
+    if (region_size < plan->region_size) {
+        throw pt::UsageError(fmt::format("--region-size {} is below the {} bytes this layout needs", region_size,
+                                         plan->region_size));
+    }
+
+    // Never lay a region over someone else's file: only a Pane region, an empty or all-zero
+    // object, or a new one, unless --force. And whatever we create is removed if we fail.
+    const auto before = source.existing();
+    if (before.foreign && !opt.has("force")) {
+        fmt::print(stderr, "pane-produce: {} exists and is not a Pane region ({} bytes); refusing to overwrite it "
+                           "(--force to overwrite)\n", source.label(), before.size);
+        return 1;
+    }
+    struct RemoveIfCreated {
+        const pt::RegionSource& source;
+        bool armed;
+        ~RemoveIfCreated() {
+            if (armed) source.remove();
+        }
+    } cleanup{source, !before.exists && source.kind != pt::RegionSource::Kind::ivshmem};
 
     auto mapping = source.map_for_producer(region_size);
     if (!mapping) {
@@ -293,6 +318,7 @@ int run(int argc, char** argv) {
         fmt::print(stderr, "pane-produce: {}\n", why);
         return 1;
     }
+    cleanup.armed = false;  // the region is up: it stays in place from here on, as documented
     pane::FrameProducer& frames = display->frames;
     pane::ControlReceiver& control = display->control;
 
@@ -512,8 +538,11 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
     try {
         return run(argc, argv);
-    } catch (const std::exception& e) {
-        fmt::print(stderr, "pane-produce: {}\n{}", e.what(), kHelp);
+    } catch (const std::invalid_argument& e) {  // pt::UsageError and the option parsers'
+        pt::print_usage_error("pane-produce", e.what());
         return 2;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "pane-produce: {}\n", e.what());
+        return 1;
     }
 }

@@ -7,13 +7,21 @@
 #pragma once
 
 #include <array>
+#include <cerrno>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/core.h>
+
+#include <pane/layout.hpp>
 
 #include <pane/map/file.hpp>
 #include <pane/map/ivshmem.hpp>
@@ -34,6 +42,8 @@ struct RegionSource {
     std::string name;        // shm name, file path, or IVSHMEM selector ("" = first device)
     std::uint64_t size = 0;  // consumers: bytes to map from a device that cannot say (--size)
     bool write_combining = false;
+
+    [[nodiscard]] std::string shm_path() const { return name.rfind('/', 0) == 0 ? name : "/" + name; }
 
     [[nodiscard]] std::string label() const {
         switch (kind) {
@@ -77,6 +87,41 @@ struct RegionSource {
             if (size) return size.value();
         }
         return std::nullopt;
+    }
+
+    // The object as the producer finds it before mapping: whether it exists, and whether it is a
+    // regular file or shm object holding bytes that are not a Pane region. A device, a BAR or a
+    // missing object is never "foreign".
+    struct Existing {
+        bool exists = false;
+        bool foreign = false;  // non-empty, and its first 8 bytes are neither the Pane magic nor 0
+        std::uint64_t size = 0;
+    };
+    [[nodiscard]] Existing existing() const {
+        Existing e;
+        if (kind == Kind::ivshmem) return e;
+        const int fd = kind == Kind::shm ? ::shm_open(shm_path().c_str(), O_RDONLY, 0) : ::open(name.c_str(), O_RDONLY);
+        if (fd < 0) {
+            e.exists = errno != ENOENT;  // e.g. EACCES: there, but not ours to judge
+            return e;
+        }
+        e.exists = true;
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+            e.size = static_cast<std::uint64_t>(st.st_size);
+            std::uint64_t magic = 0;
+            const auto got = ::pread(fd, &magic, sizeof magic, 0);
+            // A QEMU memory-backend-file or a fresh object is all zeros until a producer writes it.
+            e.foreign = got != static_cast<ssize_t>(sizeof magic) ? true : magic != 0 && magic != pane::kRegionMagic;
+        }
+        ::close(fd);
+        return e;
+    }
+
+    // Removes the shm object or file (after a failed start that created it).
+    void remove() const {
+        if (kind == Kind::shm) (void)pane::map::remove_shm(name);
+        if (kind == Kind::file) (void)::unlink(name.c_str());
     }
 
     [[nodiscard]] pane::map::IvshmemOptions ivshmem_options() const {
