@@ -37,6 +37,9 @@
 #include "display_spec.hpp"
 #include "pattern.hpp"
 #include "region_source.hpp"
+#ifdef PANE_HAVE_X11
+#include "x11/producer.hpp"
+#endif
 
 using namespace std::chrono_literals;
 namespace pt = pane_tools;
@@ -66,6 +69,8 @@ received and counted. Prints a summary at the end; the region is left in place.
   --cursor-hz N         cursor position updates per second, 1..100000    (default 1000)
   --shape-period-ms N   publish the next cursor shape every N ms         (default 500)
   --region-size BYTES   bytes to map (default: what the layout needs)
+  --source NAME         pattern | x11: what to publish (x11: an X display,
+                        see --source x11 --help)                         (default pattern)
   --json                print the summary as one JSON object
   --help                this text
 Exit status: 0 after a clean run, 1 on a setup or publish error, 2 on usage errors.
@@ -224,8 +229,26 @@ private:
 
 int run(int argc, char** argv) {
     pt::Options opt(argc, argv, {"json", "help", "wc"}, {"ivshmem"});
+    // --source x11: an X display instead of the pattern (tools/x11/, built with -Dx11).
+    if (const auto src = opt.str("source", "pattern"); src == "x11") {
+#ifdef PANE_HAVE_X11
+        std::vector<std::string> known{"source", "fps", "duration", "buffers", "size", "json", "help"};
+        known.insert(known.end(), pt::kRegionOptions.begin(), pt::kRegionOptions.end());
+        known.insert(known.end(), pt::x11::kX11Options.begin(), pt::x11::kX11Options.end());
+        opt.require_known(known);
+        if (opt.has("help")) {
+            fmt::print("{}", pt::x11::kX11Help);
+            return 0;
+        }
+        return pt::x11::run_x11_producer(opt);
+#else
+        throw std::invalid_argument("this pane-produce was built without the X11 source (meson option -Dx11)");
+#endif
+    } else if (src != "pattern") {
+        throw std::invalid_argument("--source wants pattern or x11");
+    }
     opt.require_known({"shm", "file", "ivshmem", "wc", "size", "format", "fps", "duration", "buffers", "damage", "cursor-hz",
-                       "shape-period-ms", "region-size", "json", "help"});
+                       "shape-period-ms", "region-size", "json", "help", "source"});
     if (!opt.positional().empty()) throw std::invalid_argument("unexpected argument '" + opt.positional()[0] + "'");
     if (opt.has("help")) {
         fmt::print("{}", kHelp);
