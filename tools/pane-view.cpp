@@ -245,6 +245,8 @@ int run(int argc, char** argv) {
     std::uint64_t drawn_shape = 0, drawn_frames = 0;
     bool cursor_visible = false;
     ViewRect view;
+    pane::FrameDescriptor uploaded{};  // the frame the texture shows
+    pane::CursorShapeHeader drawn_header{};  // the shape the cursor texture shows
 
     while (running) {
         // Sleep until something happens: SDL input, a reader's wake-up, or 10 ms (tick, attach).
@@ -340,9 +342,11 @@ int run(int argc, char** argv) {
         if (!need_render) continue;
         need_render = false;
 
-        // Upload what changed in verified frames.
+        // Upload what changed in verified frames, and compose the cursor against the same frame
+        // (one lock: the Picture cannot move on in between).
         {
             std::lock_guard g(picture.lock);
+            uploaded = picture.shown;
             if (picture.resized || (frame_tex == nullptr && picture.width != 0)) {
                 if (frame_tex != nullptr) SDL_DestroyTexture(frame_tex);
                 frame_tex = SDL_CreateTexture(renderer, SDL_PIXELFORMAT_RGB888, SDL_TEXTUREACCESS_STREAMING,
@@ -363,16 +367,13 @@ int run(int argc, char** argv) {
             picture.dirty_all = false;
             picture.dirty.clear();
             view = fit(win_w, win_h, picture.width, picture.height);
-        }
-        // The cursor: recomposed when its shape changes, and for shapes that read the screen,
-        // when it moves or a frame arrives.
-        {
-            std::lock_guard g(cursor.lock);
+            // The cursor: recomposed when its shape changes, and for shapes that read the screen,
+            // when it moves or a frame arrives.
+            std::lock_guard cg(cursor.lock);
             cursor_visible = link && cursor.have_position && cursor.have_shape && cursor.position.visible;
             if (cursor.have_shape && cursor.have_position) {
                 const auto& h = cursor.shape.header;
                 const bool moved = cursor.position.x != drawn_pos.x || cursor.position.y != drawn_pos.y;
-                std::lock_guard pg(picture.lock);
                 if (h.serial != drawn_shape || (pv::cursor_reads_screen(h) && (moved || picture.frames != drawn_frames))) {
                     std::vector<std::uint8_t> img;
                     const std::int64_t ox = std::int64_t{cursor.position.x} - h.hotspot_x;
@@ -394,6 +395,7 @@ int run(int argc, char** argv) {
                     }
                     SDL_UpdateTexture(cursor_tex, nullptr, img.data(), cursor_tex_w * 4);
                     drawn_shape = h.serial;
+                    drawn_header = h;
                     drawn_frames = picture.frames;
                 }
                 drawn_pos = cursor.position;
@@ -409,8 +411,7 @@ int run(int argc, char** argv) {
             SDL_RenderCopyF(renderer, frame_tex, nullptr, &dst);
             if (cursor_visible && cursor_tex != nullptr) {
                 // One shape pixel is one frame pixel (protocol 12.7): scaled with the frame about the hotspot.
-                std::lock_guard g(cursor.lock);
-                const auto& h = cursor.shape.header;
+                const auto& h = drawn_header;
                 const SDL_FRect c{view.x + (static_cast<float>(drawn_pos.x) - static_cast<float>(h.hotspot_x)) * view.scale,
                                   view.y + (static_cast<float>(drawn_pos.y) - static_cast<float>(h.hotspot_y)) * view.scale,
                                   static_cast<float>(cursor_tex_w) * view.scale, static_cast<float>(cursor_tex_h) * view.scale};
@@ -474,11 +475,10 @@ int run(int argc, char** argv) {
         // The screenshot: what this render drew, before it is presented.
         if (!screenshot.empty() && link && attaches >= after_attaches && cursor_visible) {
             std::uint64_t frames = 0;
-            pane::FrameDescriptor shown{};
+            const pane::FrameDescriptor& shown = uploaded;
             {
                 std::lock_guard g(picture.lock);
                 frames = picture.frames;
-                shown = picture.shown;
             }
             if (frames >= after_frames) {
                 pt::RgbImage img;
@@ -489,8 +489,7 @@ int run(int argc, char** argv) {
                     !pt::write_image(screenshot, img)) {
                     failure = fmt::format("cannot write the screenshot {}: {}", screenshot, SDL_GetError());
                 } else {
-                    std::lock_guard g(cursor.lock);
-                    const auto& h = cursor.shape.header;
+                    const auto& h = drawn_header;
                     fmt::print("pane-view screenshot: file={} window={}x{} view={:.3f},{:.3f} scale={:.6f} "
                                "frame={}x{} format={} serial={} frames={} attaches={} cursor={},{} visible={} "
                                "shape={} type={} shape_size={}x{} hotspot={},{}\n",

@@ -7,9 +7,11 @@
 // so they sleep on a futex next to the producer and on learned schedules across a VM boundary,
 // and each wakes the render thread through `wake` (at most one wake-up pending at a time).
 //
-// Torn frames: rows are copied into the image before verify(); the render thread uploads only
-// rectangles of frames that verified. A torn frame (reused) is never announced, and the next
-// frame is copied whole, so what was torn is overwritten before it is ever shown.
+// Torn frames (protocol 10.9): rows are copied into the thread's own staging image as they
+// arrive; only after verify() says ok are the frame's changed rectangles copied into the
+// Picture the render thread shows. A torn frame (reused) never reaches the Picture, and the next
+// frame is copied whole. So the Picture always holds exactly the newest verified frame, which is
+// what the cursor's XOR pixels and the screenshot are checked against.
 #pragma once
 
 #include <algorithm>
@@ -99,16 +101,11 @@ private:
     // False when the attachment ended.
     bool copy(const pane::FrameView& view) {
         const pane::FrameDescriptor& d = view.descriptor();
-        {
-            std::lock_guard g(picture_.lock);
-            picture_.skipped = frames_.frames_skipped();
-            if (d.width != picture_.width || d.height != picture_.height) {
-                picture_.width = d.width;
-                picture_.height = d.height;
-                picture_.pixels.assign(std::size_t{d.width} * d.height, 0);
-                picture_.resized = true;
-                whole_next_ = true;
-            }
+        if (d.width != width_ || d.height != height_) {
+            width_ = d.width;
+            height_ = d.height;
+            staging_.assign(std::size_t{d.width} * d.height, 0);
+            whole_next_ = true;
         }
         // Damage says what changed since serial - 1: usable only if that is what we hold intact.
         x11::DamageList rects;
@@ -125,20 +122,17 @@ private:
                 const auto w = view.wait_rows(done + 1, pane::AutoWait{}, std::chrono::seconds(1));
                 if (w == pane::FrameStatus::epoch_changed || w == pane::FrameStatus::slot_lost) return false;
                 if (w != pane::FrameStatus::ok) {  // no progress for a second: keep showing the last frame
-                    std::lock_guard g(picture_.lock);
+                    const std::lock_guard g(picture_.lock);
                     ++picture_.stalled;
                     whole_next_ = true;
                     return true;
                 }
                 ready = view.rows_ready();
             }
-            {
-                std::lock_guard g(picture_.lock);
-                for (const auto& r : rects.rects()) {
-                    const std::uint32_t y0 = std::max(r.y, done), y1 = std::min(r.y + r.height, ready);
-                    for (std::uint32_t y = y0; y < y1; ++y) {
-                        convert_row(d.format, view.row(y), r.x, r.width, picture_.pixels.data() + std::size_t{y} * d.width);
-                    }
+            for (const auto& r : rects.rects()) {
+                const std::uint32_t y0 = std::max(r.y, done), y1 = std::min(r.y + r.height, ready);
+                for (std::uint32_t y = y0; y < y1; ++y) {
+                    convert_row(d.format, view.row(y), r.x, r.width, staging_.data() + std::size_t{y} * d.width);
                 }
             }
             done = ready;
@@ -154,6 +148,19 @@ private:
         }
         whole_next_ = false;
         last_serial_ = d.serial;
+        picture_.skipped = frames_.frames_skipped();
+        if (picture_.width != d.width || picture_.height != d.height) {
+            picture_.width = d.width;
+            picture_.height = d.height;
+            picture_.pixels.assign(staging_.size(), 0);
+            picture_.resized = true;
+        }
+        for (const auto& r : rects.rects()) {
+            for (std::uint32_t y = r.y; y < r.y + r.height; ++y) {
+                const std::size_t at = std::size_t{y} * d.width + r.x;
+                std::memcpy(picture_.pixels.data() + at, staging_.data() + at, std::size_t{r.width} * 4);
+            }
+        }
         if (damage) {
             picture_.dirty.add_all(rects);
         } else {
@@ -179,6 +186,8 @@ private:
     std::atomic<bool> gone_{false};
     std::uint64_t last_serial_ = 0;
     bool whole_next_ = true;
+    std::vector<std::uint32_t> staging_;  // the frame being received, BGRX
+    std::uint32_t width_ = 0, height_ = 0;
 };
 
 // The cursor as the render thread draws it. Guarded by `lock`.
