@@ -10,6 +10,10 @@ missing=()
 packages+=(qemu-system-x86 busybox-static cpio xz-utils zstd binutils python3)
 # The mingw pass of scripts/test.sh: the Windows cross compiler, and wine to run what it builds.
 packages+=(g++-mingw-w64-x86-64-posix wine wine64)
+# The X11 capture source (pane-produce --source x11), pane-view (SDL2) and the x11 pass of
+# scripts/test.sh (scripts/pass-x11.sh: two Xvfb displays).
+packages+=(libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-randr0-dev libxcb-xtest0-dev)
+packages+=(libsdl2-dev xvfb)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -218,6 +218,7 @@ int run(int argc, char** argv) {
     pv::CursorState cursor;
     std::unique_ptr<Link> link;
     std::uint64_t attaches = 0, stale_epoch = 0, stale_beat = 0;
+    std::uint64_t frames_before_attach = 0;  // picture.frames when this attachment began
     std::string waiting_why = "not attached yet";
     auto next_attach = Clock::now();
     auto next_tick = Clock::now();
@@ -246,6 +247,7 @@ int run(int argc, char** argv) {
     bool cursor_visible = false;
     ViewRect view;
     pane::FrameDescriptor uploaded{};  // the frame the texture shows
+    std::uint64_t uploaded_frames = 0;  // picture.frames when it was uploaded
     pane::CursorShapeHeader drawn_header{};  // the shape the cursor texture shows
 
     while (running) {
@@ -302,6 +304,7 @@ int run(int argc, char** argv) {
             }
             if (over) {
                 if (waiting_why.empty()) waiting_why = "the attachment ended";
+                fmt::print(stderr, "pane-view: {}; waiting for a producer\n", waiting_why);
                 link.reset();
                 next_attach = now + 100ms;
                 need_render = true;
@@ -313,6 +316,12 @@ int run(int argc, char** argv) {
             link = try_attach(source, stale_epoch, stale_beat, picture, cursor, why);
             if (link) {
                 ++attaches;
+                {
+                    std::lock_guard g(picture.lock);
+                    frames_before_attach = picture.frames;
+                }
+                fmt::print(stderr, "pane-view: attached to {} (epoch {}, slot {})\n", source.label(),
+                           link->session->epoch(), link->session->slot_index());
                 waiting_why.clear();
                 send_window = true;
                 {
@@ -347,6 +356,7 @@ int run(int argc, char** argv) {
         {
             std::lock_guard g(picture.lock);
             uploaded = picture.shown;
+            uploaded_frames = picture.frames;
             if (picture.resized || (frame_tex == nullptr && picture.width != 0)) {
                 if (frame_tex != nullptr) SDL_DestroyTexture(frame_tex);
                 frame_tex = SDL_CreateTexture(renderer, SDL_PIXELFORMAT_RGB888, SDL_TEXTUREACCESS_STREAMING,
@@ -474,13 +484,9 @@ int run(int argc, char** argv) {
 
         // The screenshot: what this render drew, before it is presented.
         if (!screenshot.empty() && link && attaches >= after_attaches && cursor_visible) {
-            std::uint64_t frames = 0;
+            const std::uint64_t frames = uploaded_frames;
             const pane::FrameDescriptor& shown = uploaded;
-            {
-                std::lock_guard g(picture.lock);
-                frames = picture.frames;
-            }
-            if (frames >= after_frames) {
+            if (frames - frames_before_attach >= after_frames) {
                 pt::RgbImage img;
                 img.width = static_cast<std::uint32_t>(win_w);
                 img.height = static_cast<std::uint32_t>(win_h);
@@ -491,10 +497,11 @@ int run(int argc, char** argv) {
                 } else {
                     const auto& h = drawn_header;
                     fmt::print("pane-view screenshot: file={} window={}x{} view={:.3f},{:.3f} scale={:.6f} "
-                               "frame={}x{} format={} serial={} frames={} attaches={} cursor={},{} visible={} "
+                               "frame={}x{} format={} serial={} frames={} attaches={} epoch={} cursor={},{} visible={} "
                                "shape={} type={} shape_size={}x{} hotspot={},{}\n",
                                screenshot, win_w, win_h, view.x, view.y, view.scale, shown.width, shown.height,
-                               shown.format, shown.serial, frames, attaches, drawn_pos.x, drawn_pos.y,
+                               shown.format, shown.serial, frames - frames_before_attach, attaches,
+                               link->session->epoch(), drawn_pos.x, drawn_pos.y,
                                drawn_pos.visible ? 1 : 0, h.serial, h.type, h.width, h.height, h.hotspot_x, h.hotspot_y);
                     std::fflush(stdout);
                 }
