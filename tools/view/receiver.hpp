@@ -22,6 +22,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include <pane/pane.hpp>
@@ -168,7 +169,9 @@ private:
         }
         picture_.shown = d;
         ++picture_.frames;
-        if (view.same_host()) {
+        // The first frame of an attachment may have been captured long before we attached (a
+        // still screen's latest frame): no latency sample for it.
+        if (view.same_host() && !std::exchange(first_, false)) {
             const auto now = static_cast<std::uint64_t>(
                 std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
             const std::uint64_t captured = d.producer_time_ns - std::min(d.producer_time_ns, d.capture_duration_ns);
@@ -186,6 +189,7 @@ private:
     std::atomic<bool> gone_{false};
     std::uint64_t last_serial_ = 0;
     bool whole_next_ = true;
+    bool first_ = true;
     std::vector<std::uint32_t> staging_;  // the frame being received, BGRX
     std::uint32_t width_ = 0, height_ = 0;
 };
