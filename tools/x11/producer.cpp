@@ -59,7 +59,9 @@ struct CursorCounts {
 };
 
 // The cursor thread: shape on every XFixes cursor change, position whenever it moved (or its
-// shape changed), polled at `hz`.
+// shape changed), polled at `hz`, or at kIdlePoll once the pointer rested for kIdleAfter.
+constexpr auto kIdleAfter = std::chrono::milliseconds(250);
+constexpr auto kIdlePoll = std::chrono::milliseconds(8);
 void run_cursor(PointerWatcher& watcher, pane::CursorShapeProducer& shapes, pane::CursorPositionProducer& positions,
                 std::uint32_t max_dimension, std::uint64_t hz, const std::atomic<bool>& stop, CursorCounts& counts) {
     const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(1'000'000'000ULL / hz));
@@ -67,6 +69,7 @@ void run_cursor(PointerWatcher& watcher, pane::CursorShapeProducer& shapes, pane
     Pointer last{};
     bool published = false;
     auto next = Clock::now();
+    auto moved_at = next;
     std::string why;
     while (!stop.load(std::memory_order_relaxed) && g_signal.load(std::memory_order_relaxed) == 0) {
         bool shape_changed = false;
@@ -88,14 +91,17 @@ void run_cursor(PointerWatcher& watcher, pane::CursorShapeProducer& shapes, pane
             counts.failed.store(true, std::memory_order_relaxed);
             return;
         }
+        const auto now = Clock::now();
         if (!published || shape_changed || p->x != last.x || p->y != last.y || p->on_screen != last.on_screen) {
             positions.publish(p->x, p->y, p->on_screen, shape_serial);
             counts.positions.fetch_add(1, std::memory_order_relaxed);
             last = *p;
             published = true;
+            moved_at = now;
         }
-        next += period;
-        const auto now = Clock::now();
+        // Each poll is a round trip that wakes the X server too: a pointer still for a while is
+        // polled at kIdlePoll, which delays the first movement after a rest by at most that.
+        next += now - moved_at > kIdleAfter ? std::max<Clock::duration>(period, kIdlePoll) : period;
         if (next < now) next = now;  // late: no burst of polls to catch up
         std::this_thread::sleep_until(next);
     }

@@ -20,7 +20,8 @@ inline constexpr const char* kX11Help = R"(X11 source (--source x11):
                         screen's size); a larger screen is captured top-left
   --fps N               at most N frames per second; frames are published
                         only when the screen changed (damage)            (default 60)
-  --pointer-hz N        pointer position polls per second, 1..10000      (default 1000)
+  --pointer-hz N        pointer position polls per second while it moves,
+                        1..10000 (at rest: every 8 ms)                   (default 1000)
 )";
 
 // Runs the X11 producer until --duration or SIGINT/SIGTERM; returns the exit status.
