@@ -7,7 +7,8 @@
 # animation (every pixel changes at 60 Hz, tests/x11/pane-x11-client "full"). For each it prints
 # the frames pane-view showed, its latency percentiles (capture start to the frame verified in
 # the viewer's own copy, same host, one clock) and the CPU time of the producer, the viewer and
-# the captured X server, as a Markdown table. Builds what it needs in build-x11.
+# the captured X server, as a Markdown table, then the producer's grab and copy times. Builds
+# what it needs in build-x11.
 #   scripts/x11-figures.sh [WxH] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,5 +79,10 @@ scene "small animation (40x40 at 50 Hz)" "anim $(( (seconds - 1) * 50 ))"
 scene "full-screen animation (60 Hz)" "full $((seconds - 1))"
 kill -INT "$producer"; wait "$producer" || true
 echo
+echo "The producer over all three scenes (grab: the X server copies the screen into our MIT-SHM"
+echo "segment; copy: that segment into the frame buffer):"
+echo '```'
+grep -E 'frames published|grab p50|copy p50|cursor positions' "$work/produce.out"
+echo '```'
 echo "Desktop $size on Xvfb, pane-view window $size (software renderer), ${seconds} s per scene; CPU as a"
 echo "share of one core over the scene. $(nproc) CPUs, $(uname -r)."
