@@ -267,6 +267,7 @@ int run_x11_producer(const Options& opt) {
                 ++grab_failures;  // the screen changed size under us: the next round follows it
                 pending.add_all(after);
                 full = true;
+                next_frame = Clock::now() + period;  // and a grab that keeps failing does not spin
                 continue;
             }
             const auto g1 = Clock::now();
