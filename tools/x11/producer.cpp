@@ -218,9 +218,20 @@ int run_x11_producer(const Options& opt) {
     std::string failure;
     std::array<std::uint64_t, 4> control_by_type{};
 
+    StatusLine status;
+    auto next_status = t0;
     while (g_signal.load(std::memory_order_relaxed) == 0) {
         auto now = Clock::now();
         if (now >= end) break;
+        if (now >= next_status) {
+            next_status = now + 250ms;
+            status.show(fmt::format("pane-produce x11: {} frames ({} whole), {} dropped | cursor {} positions, {} shapes | "
+                                    "{} warps | consumers {}",
+                                    frames.frames_published(), full_frames, frames.frames_dropped(),
+                                    cursor.positions.load(std::memory_order_relaxed),
+                                    cursor.shapes.load(std::memory_order_relaxed), warps,
+                                    std::popcount(producer.live_consumers())));
+        }
         if (cursor.failed.load(std::memory_order_relaxed)) {
             failure = cursor.error;
             break;
@@ -321,6 +332,7 @@ int run_x11_producer(const Options& opt) {
     const auto t1 = Clock::now();
     join();
     producer.close();
+    status.done();
 
     const int sig = g_signal.load(std::memory_order_relaxed);
     const bool ok = failure.empty();
