@@ -12,6 +12,10 @@ packages+=(qemu-system-x86 busybox-static cpio xz-utils zstd binutils python3)
 packages+=(g++-mingw-w64-x86-64-posix wine wine64)
 # scripts/pass-capi32.sh: the C ABI and its C test built -m32, run under qemu-user's qemu-i386.
 packages+=(gcc-multilib g++-multilib qemu-user)
+# The X11 capture source (pane-produce --source x11), pane-view (SDL2) and the x11 pass of
+# scripts/test.sh (scripts/pass-x11.sh: two Xvfb displays).
+packages+=(libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-randr0-dev libxcb-xtest0-dev)
+packages+=(libsdl2-dev xvfb)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -37,6 +37,9 @@
 #include "display_spec.hpp"
 #include "pattern.hpp"
 #include "region_source.hpp"
+#ifdef PANE_HAVE_X11
+#include "x11/producer.hpp"
+#endif
 
 using namespace std::chrono_literals;
 namespace pt = pane_tools;
@@ -68,6 +71,8 @@ received and counted. Prints a summary at the end; the region is left in place.
   --region-size BYTES   bytes to map, at least what the layout needs (the default)
   --force               with --file or --shm: overwrite an existing object that is not a
                         Pane region (refused otherwise; an empty or new one is always fine)
+  --source NAME         pattern | x11: what to publish (x11: an X display,
+                        see --source x11 --help)                         (default pattern)
   --json                print the summary as one JSON object
   --help                this text
   --version             the Pane library and protocol versions
@@ -226,8 +231,30 @@ private:
 
 int run(int argc, char** argv) {
     pt::Options opt(argc, argv, {"json", "help", "wc", "force", "version"}, {"ivshmem"});
+    // --source x11: an X display instead of the pattern (tools/x11/, built with -Dx11).
+    if (const auto src = opt.str("source", "pattern"); src == "x11") {
+#ifdef PANE_HAVE_X11
+        std::vector<std::string> known{"source", "fps", "duration", "buffers", "size", "json", "help", "version"};
+        known.insert(known.end(), pt::kRegionOptions.begin(), pt::kRegionOptions.end());
+        known.insert(known.end(), pt::x11::kX11Options.begin(), pt::x11::kX11Options.end());
+        opt.require_known(known);
+        if (opt.has("help")) {
+            fmt::print("{}", pt::x11::kX11Help);
+            return 0;
+        }
+        if (opt.has("version")) {
+            pt::print_version("pane-produce");
+            return 0;
+        }
+        return pt::x11::run_x11_producer(opt);
+#else
+        throw pt::UsageError("this pane-produce was built without the X11 source (meson option -Dx11)");
+#endif
+    } else if (src != "pattern") {
+        throw pt::UsageError("--source wants pattern or x11, not '" + src + "'");
+    }
     opt.require_known({"shm", "file", "ivshmem", "wc", "size", "format", "fps", "duration", "buffers", "damage", "cursor-hz",
-                       "shape-period-ms", "region-size", "force", "json", "help", "version"});
+                       "shape-period-ms", "region-size", "force", "json", "help", "version", "source"});
     if (!opt.positional().empty()) throw pt::UsageError("unexpected argument '" + opt.positional()[0] + "'");
     if (opt.has("help")) {
         fmt::print("{}", kHelp);
