@@ -217,6 +217,8 @@ public:
 
     [[nodiscard]] std::uint64_t accepted() const noexcept { return accepted_; }
     [[nodiscard]] std::uint64_t rejected() const noexcept { return rejected_; }
+    // Of the rejected: messages consumed a second time after a sender's step back, not delivered.
+    [[nodiscard]] std::uint64_t replays_rejected() const noexcept { return replays_; }
 
 private:
     struct PerRing {
@@ -224,8 +226,24 @@ private:
         std::uint64_t claim = 0;
         std::uint64_t accepted = 0;  // this ring's counts, mirrored into its shared words
         std::uint64_t rejected = 0;
+        std::uint64_t last_digest = 0;  // of the last message consumed here (length and bytes)
         bool broken = false;
+        bool received = false;  // a message was consumed under `claim`
+        bool stepped_back = false;  // under `claim`: read_pos followed the sender one back
+        std::uint64_t replay_guard = 0;  // after the step back: the position whose message we consumed
+        std::uint64_t replay_digest = 0;  // ... and its digest: the same again is not delivered twice
     };
+
+    // FNV-1a over the length and the bytes: tells a rewritten message from the one consumed.
+    [[nodiscard]] static std::uint64_t digest(std::span<const std::byte> message) noexcept {
+        std::uint64_t h = 14695981039346656037ull ^ message.size();
+        h *= 1099511628211ull;
+        for (const std::byte b : message) {
+            h ^= static_cast<std::uint64_t>(b);
+            h *= 1099511628211ull;
+        }
+        return h;
+    }
     static constexpr int kMessagesPerVisit = 16;  // bounded work per ring per call
 
     bool receive_from(std::uint32_t i, ControlMessage& out) noexcept {
@@ -236,6 +254,8 @@ private:
         if (claim != state.claim) {  // a new sender: it continues from our read position
             state.claim = claim;
             state.broken = false;
+            state.received = false;
+            state.stepped_back = false;
         }
         if (state.broken) return false;
         for (int visit = 0; visit < kMessagesPerVisit; ++visit) {
@@ -245,7 +265,13 @@ private:
             if (detail::position_diff(written, state.read_pos) < 0 &&
                 detail::position_diff(state.read_pos, written) == 1) {
                 // A sender that opened while we were consuming its predecessor's last message
-                // started one behind us: follow it rather than call it a violation.
+                // started one behind us: follow it rather than call it a violation. Only once
+                // per sender, before its first message (protocol 1.4, 13.7): a sender that could
+                // move us back again and again would make us read old messages a second time.
+                if (state.stepped_back || state.received) return violation(i);
+                state.stepped_back = true;
+                state.replay_guard = written;
+                state.replay_digest = state.last_digest;
                 state.read_pos = written;
                 detail::store_release(r.read_pos, state.read_pos);  // K3
                 return false;
@@ -256,8 +282,23 @@ private:
                                                 view_.geometry.element_size, length);  // K1
             if (read == detail::SlotRead::empty || read == detail::SlotRead::torn) return false;  // not yet
             if (read != detail::SlotRead::ready) return violation(i);  // lapped or impossible length
+            const std::uint64_t position = state.read_pos;
             ++state.read_pos;
             detail::store_release(r.read_pos, state.read_pos);  // K3
+            const auto message = std::span<const std::byte>(buffer_).first(length);
+            const std::uint64_t d = digest(message);
+            state.last_digest = d;
+            state.received = true;
+            if (state.stepped_back && position == state.replay_guard && d == state.replay_digest) {
+                // The message we consumed at this position before the step back, left in place
+                // rather than rewritten: consumed, counted as rejected, never delivered twice.
+                // (An honest new sender's identical first message is dropped with it: it would
+                // have repeated exactly what was delivered.)
+                ++rejected_;
+                ++replays_;
+                detail::store_relaxed(r.rejected, ++state.rejected);
+                continue;
+            }
             ControlMessageHeader h{};
             if (length >= sizeof(h)) std::memcpy(&h, buffer_.data(), sizeof(h));
             if (length < sizeof(h) || !detail::control_message_valid(h, length)) {
@@ -294,6 +335,7 @@ private:
     std::uint32_t next_ = 0;
     std::uint64_t accepted_ = 0;
     std::uint64_t rejected_ = 0;
+    std::uint64_t replays_ = 0;
 };
 
 }  // namespace pane
