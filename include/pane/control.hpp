@@ -21,6 +21,7 @@
 #include "detail/bounds.hpp"
 #include "detail/channel_context.hpp"
 #include "detail/display_geometry.hpp"
+#include "detail/schedule_point.hpp"
 #include "display_layout.hpp"
 #include "ring.hpp"
 
@@ -110,6 +111,7 @@ public:
         if (!holder_.holds()) return;
         ControlRingControl& r = view_.ring(holder_.index);
         // Continue where the producer reads; make every slot look complete for the lap before.
+        PANE_SCHEDULE_POINT("control.open.read_pos");
         position_ = detail::load_acquire(r.read_pos);  // K3
         for (std::uint64_t p = position_; p != position_ + g.capacity; ++p) {
             RingSlotHeader& slot = view_.slot(holder_.index, p);
@@ -117,6 +119,7 @@ public:
             detail::store_relaxed(slot.seq, detail::seq_complete(p - g.capacity));
         }
         detail::store_relaxed(r.write_pos, position_);
+        PANE_SCHEDULE_POINT("control.open.claim");
         detail::store_release(r.claim, holder_.claim);  // K4
         open_ = true;
     }
@@ -177,6 +180,7 @@ public:
 
 private:
     void close() noexcept {
+        PANE_SCHEDULE_POINT("control.close.claim");
         if (open_ && holder_.holds()) detail::store_release(view_.ring(holder_.index).claim, std::uint64_t{0});
         open_ = false;
         if (open_flag_ != nullptr) *std::exchange(open_flag_, nullptr) = 0;
@@ -217,6 +221,8 @@ public:
 
     [[nodiscard]] std::uint64_t accepted() const noexcept { return accepted_; }
     [[nodiscard]] std::uint64_t rejected() const noexcept { return rejected_; }
+    // Of the rejected: messages consumed a second time after a sender's step back, not delivered.
+    [[nodiscard]] std::uint64_t replays_rejected() const noexcept { return replays_; }
 
 private:
     struct PerRing {
@@ -224,28 +230,65 @@ private:
         std::uint64_t claim = 0;
         std::uint64_t accepted = 0;  // this ring's counts, mirrored into its shared words
         std::uint64_t rejected = 0;
+        std::uint64_t last_digest = 0;  // of the last message consumed here (length and bytes)
         bool broken = false;
+        bool received = false;  // a message was consumed under `claim`
+        bool stepped_back = false;  // under `claim`: read_pos followed the sender one back
+        std::uint64_t replay_guard = 0;  // after the step back: the position whose message we consumed
+        std::uint64_t replay_digest = 0;  // ... and its digest: the same again is not delivered twice
     };
+
+    // FNV-1a over the length and the bytes: tells a rewritten message from the one consumed.
+    [[nodiscard]] static std::uint64_t digest(std::span<const std::byte> message) noexcept {
+        std::uint64_t h = 14695981039346656037ull ^ message.size();
+        h *= 1099511628211ull;
+        for (const std::byte b : message) {
+            h ^= static_cast<std::uint64_t>(b);
+            h *= 1099511628211ull;
+        }
+        return h;
+    }
     static constexpr int kMessagesPerVisit = 16;  // bounded work per ring per call
 
     bool receive_from(std::uint32_t i, ControlMessage& out) noexcept {
         ControlRingControl& r = view_.ring(i);
         PerRing& state = rings_[i];
+        PANE_SCHEDULE_POINT("control.receive.claim");
         const std::uint64_t claim = detail::load_acquire(r.claim);  // K4
         if (claim == 0 || !roster_->holds(i, claim)) return false;
         if (claim != state.claim) {  // a new sender: it continues from our read position
             state.claim = claim;
             state.broken = false;
+            state.received = false;
+            state.stepped_back = false;
         }
         if (state.broken) return false;
+        if (!state.received && !state.stepped_back && started_one_behind(i, state)) {
+            // A new sender that opened at read_pos - 1 (it loaded our read position while we
+            // consumed its predecessor's last message) and has already written its first
+            // message there: write_pos alone no longer shows it (13.7 step 4.3 catches only a
+            // sender that has not written yet). Follow it back once, as step 4.3 does.
+            state.stepped_back = true;
+            state.replay_guard = state.read_pos - 1;
+            state.replay_digest = state.last_digest;
+            state.read_pos -= 1;
+            detail::store_release(r.read_pos, state.read_pos);  // K3
+        }
         for (int visit = 0; visit < kMessagesPerVisit; ++visit) {
+            PANE_SCHEDULE_POINT("control.receive.write_pos");
             const std::uint64_t written = detail::load_acquire(r.write_pos);  // K2
             const std::uint64_t pending = written - state.read_pos;
             if (pending == 0) return false;
             if (detail::position_diff(written, state.read_pos) < 0 &&
                 detail::position_diff(state.read_pos, written) == 1) {
                 // A sender that opened while we were consuming its predecessor's last message
-                // started one behind us: follow it rather than call it a violation.
+                // started one behind us: follow it rather than call it a violation. Only once
+                // per sender, before its first message (protocol 1.4, 13.7): a sender that could
+                // move us back again and again would make us read old messages a second time.
+                if (state.stepped_back || state.received) return violation(i);
+                state.stepped_back = true;
+                state.replay_guard = written;
+                state.replay_digest = state.last_digest;
                 state.read_pos = written;
                 detail::store_release(r.read_pos, state.read_pos);  // K3
                 return false;
@@ -255,9 +298,32 @@ private:
             const auto read = detail::read_slot(view_.slot(i, state.read_pos), state.read_pos, buffer_,
                                                 view_.geometry.element_size, length);  // K1
             if (read == detail::SlotRead::empty || read == detail::SlotRead::torn) return false;  // not yet
+            // The sender may have changed during the copy: a new sender's open lays out this
+            // slot again and its first message takes the same sequence value, so the seqlock
+            // alone cannot tell a copy mixing both senders' bytes. read_slot's acquire fence
+            // orders the copy before this load; a copy that saw any byte the new sender wrote
+            // (after its claim store, behind write_slot's release fence) sees its claim here.
+            PANE_SCHEDULE_POINT("control.receive.recheck");
+            if (detail::load_acquire(r.claim) != claim) return false;  // K4; its message is read under its claim
             if (read != detail::SlotRead::ready) return violation(i);  // lapped or impossible length
+            const std::uint64_t position = state.read_pos;
+            PANE_SCHEDULE_POINT("control.receive.advance");
             ++state.read_pos;
             detail::store_release(r.read_pos, state.read_pos);  // K3
+            const auto message = std::span<const std::byte>(buffer_).first(length);
+            const std::uint64_t d = digest(message);
+            state.last_digest = d;
+            state.received = true;
+            if (state.stepped_back && position == state.replay_guard && d == state.replay_digest) {
+                // The message we consumed at this position before the step back, left in place
+                // rather than rewritten: consumed, counted as rejected, never delivered twice.
+                // (An honest new sender's identical first message is dropped with it: it would
+                // have repeated exactly what was delivered.)
+                ++rejected_;
+                ++replays_;
+                detail::store_relaxed(r.rejected, ++state.rejected);
+                continue;
+            }
             ControlMessageHeader h{};
             if (length >= sizeof(h)) std::memcpy(&h, buffer_.data(), sizeof(h));
             if (length < sizeof(h) || !detail::control_message_valid(h, length)) {
@@ -279,6 +345,20 @@ private:
         return false;
     }
 
+    // Whether ring i's slot at read_pos - 1 holds a complete message for that position that is
+    // not the one we consumed there: a new sender's first message, written from one behind us.
+    // A sender that opened at read_pos laid that slot out as complete with length 0 (the lap
+    // before), and one that has not written yet left it incomplete: neither counts.
+    [[nodiscard]] bool started_one_behind(std::uint32_t i, const PerRing& state) noexcept {
+        const std::uint64_t p = state.read_pos - 1;
+        std::uint32_t length = 0;
+        PANE_SCHEDULE_POINT("control.receive.peek");
+        if (detail::read_slot(view_.slot(i, p), p, buffer_, view_.geometry.element_size, length) != detail::SlotRead::ready) {
+            return false;
+        }
+        return length != 0 && digest(std::span<const std::byte>(buffer_).first(length)) != state.last_digest;
+    }
+
     // A sender that breaks the ring's rules is ignored until a new holder opens its ring.
     bool violation(std::uint32_t i) noexcept {
         rings_[i].broken = true;
@@ -294,6 +374,7 @@ private:
     std::uint32_t next_ = 0;
     std::uint64_t accepted_ = 0;
     std::uint64_t rejected_ = 0;
+    std::uint64_t replays_ = 0;
 };
 
 }  // namespace pane

@@ -28,6 +28,7 @@ enum class InitError {
     too_many_channels,     // more channels than the table holds
     too_many_consumers,    // max_consumers is 0 or larger than kMaxConsumers
     producer_active,       // another producer's heartbeat is moving (ProducerOptions::take_over)
+    too_few_buffers,       // a frame channel has fewer buffers than its viewers need (FrameSpec::viewers + 2)
 };
 
 // Attaching as a consumer (ConsumerSession::attach).
@@ -70,6 +71,7 @@ enum class ChannelError {
         case InitError::too_many_channels: return "more channels than the channel table holds";
         case InitError::too_many_consumers: return "consumer slot count out of range";
         case InitError::producer_active: return "another producer is publishing on this region";
+        case InitError::too_few_buffers: return "a frame channel has fewer buffers than its viewers need";
     }
     return "unknown initialisation error";
 }

@@ -17,6 +17,17 @@
 //             lease (superseded) else the buffer is ours until we change the lease
 // Either the producer sees the lease, or the consumer sees the intent or the new generation.
 //
+// Lease revocation (protocol 1.4): when no buffer but the latest is free, the producer may take a
+// leased buffer anyway, once it has found that buffer's frame leased for longer than its limit
+// (ProducerOptions::frame_lease_limit, on its own clock, from the first begin() that found it
+// leased). It does so through the same steps as an ordinary reuse (intent, generation bump with
+// release, intent cleared, release fence before any pixel), so the holder's verify() answers
+// `reused`: verify's guarantee rests on the generation seqlock (F2 and the fence pairing), never
+// on the lease, which only keeps a buffer from being reused in the first place. A lease stored
+// in the very instant of the revocation, after the holder read the intent still clear, is thus
+// "successful" and dies at once; its verify says so. The clock is per buffer, not per slot: a
+// consumer with several slots moving one lease from slot to slot cannot restart it.
+//
 // Memory ordering: F1 producer store_release(rows_ready) after the rows' bytes <-> consumer
 // load_acquire(rows_ready) before reading those rows. F2 producer store_release(generation)
 // <-> consumer load_acquire(generation) in the lease check and in verify().
@@ -24,9 +35,12 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 
 #include "detail/atomic.hpp"
@@ -227,6 +241,22 @@ private:
     bool write_combining_ = false;
 };
 
+// A consumer lease that kept a buffer from reuse (FrameProducer::stats()).
+struct LeaseHold {
+    std::uint32_t slot = 0;    // a consumer slot holding it (the lowest, when several do): evict() it
+    std::uint32_t buffer = 0;  // the buffer
+    Clock::duration held{};    // since the producer first found this frame's buffer leased
+};
+
+// What the producer knows about its frames and the consumers holding buffers back.
+struct FrameProducerStats {
+    std::uint64_t frames_published = 0;
+    std::uint64_t frames_dropped = 0;   // no_free_buffer
+    std::uint64_t leases_revoked = 0;   // buffers reused while leased, held past the lease limit
+    std::uint32_t buffers_held = 0;     // buffers the last begin() found leased (skipped or revoked)
+    std::optional<LeaseHold> held_back_by;  // the longest held of those, if any
+};
+
 // \pre only the region's producer, one thread at a time; the session outlives it.
 class FrameProducer {
 public:
@@ -237,7 +267,8 @@ public:
           write_combining_(ctx.write_combining),
           ring_(view_.ring, ctx.roster, ctx.write_combining, 0),
           first_serial_(detail::first_serial(ctx.init_count)),
-          serial_(first_serial_) {
+          serial_(first_serial_),
+          lease_limit_(ctx.frame_lease_limit) {
         // Our own record of each buffer's generation, as init_frames laid it out. We publish it
         // and never read it back: any process that maps the region can write there.
         generations_.fill(detail::first_generation(ctx.init_count));
@@ -251,10 +282,27 @@ public:
     [[nodiscard]] std::uint64_t buffer_size() const noexcept { return view_.geometry.buffer_size; }
     [[nodiscard]] std::uint64_t frames_dropped() const noexcept { return dropped_; }
     [[nodiscard]] std::uint64_t frames_published() const noexcept { return serial_ - first_serial_; }
+    [[nodiscard]] std::uint64_t leases_revoked() const noexcept { return revoked_; }
+    // Counters, and which consumer slot held buffers back at the last begin() and for how long
+    // (as of that call): what an embedder needs to evict a stuck or hostile viewer.
+    [[nodiscard]] FrameProducerStats stats() const noexcept {
+        FrameProducerStats s;
+        s.frames_published = frames_published();
+        s.frames_dropped = dropped_;
+        s.leases_revoked = revoked_;
+        s.buffers_held = buffers_held_;
+        s.held_back_by = held_back_by_;
+        return s;
+    }
 
     // Takes a free buffer and publishes the frame's descriptor; write rows through `out` and
     // advance its rows_ready. The previous frame must be finished first.
     [[nodiscard]] FrameStatus begin(const FrameInfo& info, FrameWriter& out) noexcept {
+        return begin(info, out, Clock::now());
+    }
+    // As above, with the producer's clock read by the caller (tests drive the lease limit with
+    // it, as ProducerSession::tick(now) drives the roster). It also stamps producer_time_ns.
+    [[nodiscard]] FrameStatus begin(const FrameInfo& info, FrameWriter& out, Clock::time_point now) noexcept {
         FrameDescriptor d{};
         d.format = static_cast<std::uint32_t>(info.format);
         d.width = info.width;
@@ -269,14 +317,13 @@ public:
         d.hdr = info.hdr;
         if (!detail::frame_fits(d, view_.geometry)) return FrameStatus::invalid_frame;
 
-        const auto buffer = take_free_buffer();
+        const auto buffer = take_free_buffer(now);
         if (buffer < 0) {
             ++dropped_;
             return FrameStatus::no_free_buffer;
         }
         const auto b = static_cast<std::uint32_t>(buffer);
         FrameBufferState& state = view_.states[b];
-        const auto now = Clock::now();
         d.serial = ++serial_;
         d.buffer_index = b;
         d.buffer_generation = generations_[b];
@@ -303,9 +350,14 @@ public:
     }
 
 private:
-    // Round-robin from the buffer after the latest; -1 if every buffer is busy.
-    [[nodiscard]] int take_free_buffer() noexcept {
+    // Round-robin from the buffer after the latest; -1 if every buffer is busy. A buffer whose
+    // frame has been leased for longer than the lease limit is taken only when no other is free
+    // (the longest held first), and counted as revoked.
+    [[nodiscard]] int take_free_buffer(Clock::time_point now) noexcept {
         const std::uint32_t count = view_.geometry.buffer_count;
+        buffers_held_ = 0;
+        held_back_by_.reset();
+        int revocable = -1;
         for (std::uint32_t step = 1; step <= count; ++step) {
             const std::uint32_t b = (static_cast<std::uint32_t>(latest_ < 0 ? 0 : latest_) + step) % count;
             if (static_cast<int>(b) == latest_) continue;  // consumers still want the latest frame
@@ -314,41 +366,78 @@ private:
             PANE_SCHEDULE_POINT("frames.reuse.intent");
             detail::store_relaxed(state.reuse_intent, g);
             detail::fence_seq_cst();  // pairs with the consumer's fence after storing its lease
-            if (leased(make_lease(g, b))) {
-                PANE_SCHEDULE_POINT("frames.reuse.back_off");
-                detail::store_relaxed(state.reuse_intent, std::uint64_t{0});
-                continue;
+            const std::uint64_t holders = holders_of(make_lease(g, b));
+            if (holders == 0) return take(b);
+            PANE_SCHEDULE_POINT("frames.reuse.back_off");
+            detail::store_relaxed(state.reuse_intent, std::uint64_t{0});
+            // Producer-private "first seen" bookkeeping, per buffer (see the file comment).
+            const std::uint64_t bit = std::uint64_t{1} << b;
+            if ((leased_seen_ & bit) == 0) {
+                leased_seen_ |= bit;
+                leased_since_[b] = now;
             }
-            detail::store_relaxed(state.rows_ready, std::uint32_t{0});
-            generations_[b] = g + 1;
-            PANE_SCHEDULE_POINT("frames.reuse.generation");
-            detail::store_release(state.generation, g + 1);  // F2
-            // On write-combining memory the bump must not pass the intent store above (a
-            // consumer that sees the cleared intent below must see the new generation).
-            if (write_combining_) detail::write_combining_fence();
-            // Cleared with release after the bump: a consumer that reads the cleared intent
-            // (acquire) then also sees the new generation, and backs off.
-            PANE_SCHEDULE_POINT("frames.reuse.clear_intent");
-            detail::store_release(state.reuse_intent, std::uint64_t{0});
-            // The new generation must be visible before any pixel of the new frame, so a reader
-            // of the old frame that re-checks the generation (verify) notices the overwrite.
-            std::atomic_thread_fence(std::memory_order_release);
-            if (write_combining_) detail::write_combining_fence();
-            return static_cast<int>(b);
+            ++buffers_held_;
+            const Clock::duration held = now - leased_since_[b];
+            if (!held_back_by_ || held > held_back_by_->held) {
+                held_back_by_ = LeaseHold{static_cast<std::uint32_t>(std::countr_zero(holders)), b, held};
+            }
+            if (lease_limit_ != kNeverRevokeLimit && held > lease_limit_ &&
+                (revocable < 0 || leased_since_[b] < leased_since_[static_cast<std::uint32_t>(revocable)])) {
+                revocable = static_cast<int>(b);
+            }
         }
-        return -1;
+        if (revocable < 0) return -1;
+        // Revoke: the ordinary reuse steps without the leased test. Whoever leases this frame
+        // now, or leased it before, finds the intent, the new generation, or (verify) `reused`.
+        const auto b = static_cast<std::uint32_t>(revocable);
+        PANE_SCHEDULE_POINT("frames.revoke.intent");
+        detail::store_relaxed(view_.states[b].reuse_intent, generations_[b]);
+        detail::fence_seq_cst();
+        ++revoked_;
+        return take(b);
     }
 
-    // Does any current holder of a consumer slot lease `lease`? Dead holders count until reaped.
-    [[nodiscard]] bool leased(std::uint64_t lease) const noexcept {
+    // Takes buffer b for a new frame (its reuse_intent holds generations_[b]): bumps the
+    // generation, clears the intent, orders both before any pixel.
+    [[nodiscard]] int take(std::uint32_t b) noexcept {
+        FrameBufferState& state = view_.states[b];
+        const std::uint64_t g = generations_[b];
+        leased_seen_ &= ~(std::uint64_t{1} << b);  // a new frame: its lease clock starts afresh
+        detail::store_relaxed(state.rows_ready, std::uint32_t{0});
+        generations_[b] = g + 1;
+        PANE_SCHEDULE_POINT("frames.reuse.generation");
+        detail::store_release(state.generation, g + 1);  // F2
+        // On write-combining memory the bump must not pass the intent store above (a
+        // consumer that sees the cleared intent below must see the new generation).
+        if (write_combining_) detail::write_combining_fence();
+        // Cleared with release after the bump: a consumer that reads the cleared intent
+        // (acquire) then also sees the new generation, and backs off.
+        PANE_SCHEDULE_POINT("frames.reuse.clear_intent");
+        detail::store_release(state.reuse_intent, std::uint64_t{0});
+        // The new generation must be visible before any pixel of the new frame, so a reader
+        // of the old frame that re-checks the generation (verify) notices the overwrite.
+        std::atomic_thread_fence(std::memory_order_release);
+        if (write_combining_) detail::write_combining_fence();
+        return static_cast<int>(b);
+    }
+
+    // The current holders of consumer slots that lease `lease` (bit i = slot i). Dead holders
+    // count until reaped; the roster's holder test also drops slots it evicted. Every slot is
+    // read (no early exit), so stats() can name one.
+    [[nodiscard]] std::uint64_t holders_of(std::uint64_t lease) const noexcept {
+        std::uint64_t holders = 0;
         for (std::uint32_t i = 0; i < view_.geometry.cursor_count; ++i) {
             const FrameLease& l = view_.leases[i];
             PANE_SCHEDULE_POINT("frames.reuse.lease");
-            const std::uint64_t claim = detail::load_acquire(l.claim);
-            if (claim != 0 && roster_->holds(i, claim) && detail::load_acquire(l.lease) == lease) return true;
+            const std::uint64_t claim = detail::load_acquire(l.claim);  // F4
+            if (claim != 0 && roster_->holds(i, claim) && detail::load_acquire(l.lease) == lease) {
+                holders |= std::uint64_t{1} << i;
+            }
         }
-        return false;
+        return holders;
     }
+
+    static constexpr std::chrono::milliseconds kNeverRevokeLimit = std::chrono::milliseconds::max();
 
     detail::FrameView0 view_{};
     detail::ConsumerRoster* roster_ = nullptr;
@@ -360,6 +449,12 @@ private:
     std::uint64_t dropped_ = 0;
     int latest_ = -1;
     Clock::time_point last_publish_{};
+    std::chrono::milliseconds lease_limit_ = kNeverRevokeLimit;
+    std::uint64_t leased_seen_ = 0;  // bit b: leased_since_[b] holds when buffer b's frame was first found leased
+    std::array<Clock::time_point, kMaxFrameBuffers> leased_since_{};
+    std::uint64_t revoked_ = 0;
+    std::uint32_t buffers_held_ = 0;
+    std::optional<LeaseHold> held_back_by_;
 };
 
 class FrameConsumer;

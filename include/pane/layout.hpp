@@ -21,9 +21,11 @@ static_assert(std::endian::native == std::endian::little, "the Pane wire format 
 
 inline constexpr std::uint64_t kRegionMagic = 0x4E47522D454E4150ULL;  // bytes "PANE-RGN"
 inline constexpr std::uint16_t kVersionMajor = 1;  // bumped for incompatible layout changes
-inline constexpr std::uint16_t kVersionMinor = 3;  // bumped for compatible additions (1.1: lifecycle rules;
+inline constexpr std::uint16_t kVersionMinor = 4;  // bumped for compatible additions (1.1: lifecycle rules;
                                                    // 1.2: kernel identities, consumer slot sides;
-                                                   // 1.3: asymmetric wake-up fences)
+                                                   // 1.3: asymmetric wake-up fences;
+                                                   // 1.4: hostile-peer rules: lease revocation,
+                                                   // disjoint structures, private verdicts)
 inline constexpr std::size_t kCacheLine = 64;      // our own constant; see STYLE.md rule 3
 inline constexpr std::uint32_t kMaxConsumers = 64;  // sleeper bitmasks are 64-bit
 inline constexpr std::uint32_t kDefaultConsumers = 32;

@@ -47,7 +47,18 @@ struct FrameSpec {
     std::uint32_t buffer_count = 3;
     std::uint32_t descriptors = 16;
     std::uint32_t id = 0;
+    // Consumers that may each hold a frame at the same time (protocol 1.4, 10.3): the producer
+    // always finds a free buffer only while buffer_count >= viewers + 2 (one lease each, the
+    // latest frame, the frame being started), so plan_region refuses fewer
+    // (InitError::too_few_buffers). 1 to max_consumers. More viewers than declared still work:
+    // frames are then dropped while every buffer is held, and leases held past
+    // ProducerOptions::frame_lease_limit are revoked.
+    std::uint32_t viewers = 1;
 };
+
+// The buffers a frame channel needs so that `viewers` consumers, each holding one frame, never
+// make the producer drop one: their leases, the latest frame, and the frame being started.
+[[nodiscard]] constexpr std::uint32_t frame_buffers_needed(std::uint32_t viewers) noexcept { return viewers + 2; }
 
 // A cursor shape channel for shapes up to max_dimension x max_dimension.
 struct CursorShapeSpec {
@@ -219,6 +230,10 @@ namespace detail {
         }
         auto entry = std::visit([&](const auto& s) { return detail::plan_channel(s, spec.max_consumers); }, channel);
         if (!entry) return InitError::invalid_layout;
+        if (const auto* f = std::get_if<FrameSpec>(&channel)) {
+            if (f->viewers == 0 || f->viewers > spec.max_consumers) return InitError::invalid_layout;
+            if (f->buffer_count < frame_buffers_needed(f->viewers)) return InitError::too_few_buffers;
+        }
         std::memcpy(entry->name, name.data(), name.size());
         cursor = detail::round_up(cursor, detail::channel_alignment(channel));
         entry->offset = cursor;

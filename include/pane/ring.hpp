@@ -275,6 +275,15 @@ public:
         return n;
     }
 
+    // Lossless: the consumer slot whose subscriber was furthest behind at the last room scan
+    // (the one a full ring waits for), -1 if none. What an embedder needs to evict a subscriber
+    // that holds the ring for good (ProducerSession::evict): a lossless ring is held by design
+    // while a live subscriber does not read, and a hostile one heartbeats.
+    [[nodiscard]] int held_back_by() const noexcept {
+        if (blocker_ == nullptr || detail::position_diff(room_until_, position_) > 0) return -1;  // room left
+        return static_cast<int>(blocker_ - view_.cursors);
+    }
+
     // Racy by nature: how far the slowest live subscriber is behind, as of the last scan.
     [[nodiscard]] std::uint64_t backlog_approx() noexcept {
         scan_room();

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -91,6 +92,21 @@ namespace detail {
 
 }  // namespace detail
 
+// ProducerOptions::frame_lease_limit: never reuse a leased buffer (protocol 1.3 and older).
+inline constexpr std::chrono::milliseconds kNeverRevoke = std::chrono::milliseconds::max();
+
+// One consumer slot as the producer's roster sees it (ProducerSession::slots()).
+struct SlotUsage {
+    std::uint32_t slot = 0;
+    bool held = false;     // a claim the roster follows (not reaped, not blocked)
+    bool live = false;     // held, attached under this epoch
+    bool blocked = false;  // evicted with block: nothing of this slot counts
+    std::uint64_t claim = 0;
+    std::uint32_t pid = 0;       // as the holder wrote it (informational, forgeable)
+    std::uint64_t host_id = 0;   // as the holder wrote it (forgeable)
+    Clock::duration silent_for{};  // since its heartbeat last moved, on the producer's clock
+};
+
 struct ProducerOptions {
     // How long a re-initialising producer waits for consumers of the previous epoch to leave.
     std::chrono::milliseconds reinit_grace{250};
@@ -99,6 +115,12 @@ struct ProducerOptions {
     // A ready region whose producer heartbeat moves is refused (InitError::producer_active): a
     // second producer would re-initialise it under the first. Set to replace it regardless.
     bool take_over = false;
+    // Frame leases (protocol 1.4, 10.11): when every buffer but the latest is leased, a buffer
+    // whose lease the producer has seen held for longer than this (on its own clock, from the
+    // first begin() that found it leased) is reused anyway, and the holder's verify() says
+    // `reused`. A stuck or hostile viewer then slows the frame rate to about (buffers - 1)
+    // frames per limit instead of stopping it. kNeverRevoke keeps 1.3's behaviour.
+    std::chrono::milliseconds frame_lease_limit{1000};
 };
 
 class ProducerSession {
@@ -191,6 +213,39 @@ public:
     [[nodiscard]] const RegionPlan& plan() const noexcept { return state_->plan; }
     [[nodiscard]] std::uint64_t live_consumers() const noexcept { return state_->roster.live_mask(); }
     [[nodiscard]] std::uint64_t reaped_total() const noexcept { return state_->roster.reaped_total(); }
+
+    // Slot usage, as of the roster's last refresh (tick()), for the embedder's policy: who holds
+    // each slot and how long its heartbeat has been still. `pid` and `host_id` are what the
+    // holder wrote: a hostile one can write anything there (and heartbeat forever), so they
+    // identify honest consumers only. \pre the producer's thread.
+    [[nodiscard]] std::vector<SlotUsage> slots(Clock::time_point now = Clock::now()) const {
+        const State& s = *state_;
+        std::vector<SlotUsage> out;
+        for (std::uint32_t i = 0; i < s.max_consumers; ++i) {
+            SlotUsage u;
+            u.slot = i;
+            u.claim = s.roster.claim_of(i);
+            u.held = u.claim != 0;
+            u.live = (s.roster.live_mask() >> i & 1u) != 0;
+            u.blocked = (s.roster.blocked_mask() >> i & 1u) != 0;
+            if (u.held) {
+                u.pid = detail::load_relaxed(s.slots[i].pid);
+                u.host_id = detail::load_relaxed(s.slots[i].host_id);
+                u.silent_for = s.roster.silent_for(i, now);
+            }
+            out.push_back(u);
+        }
+        return out;
+    }
+    // Reaps the holder of `slot` now, whatever its heartbeat (protocol 1.4, 6.6): its next call
+    // says slot_lost, and its ring cursors, frame lease and control ring stop counting at once,
+    // even if it writes reaped_claim back (the producer keeps its verdicts privately). With
+    // `block`, later holders of the slot are ignored too (never live, nothing of theirs counts)
+    // until unblock(slot) or the next initialisation: a consumer cannot be kept from claiming a
+    // slot (claims are consumer-only words), only from mattering. Returns whether a holder was
+    // reaped; counted in reaped_total(). \pre the producer's thread.
+    bool evict(std::uint32_t slot, bool block = false) noexcept { return state_->roster.evict(slot, block); }
+    void unblock(std::uint32_t slot) noexcept { state_->roster.unblock(slot); }
     // Whether publishes currently check for sleepers after a compiler barrier alone (protocol
     // 1.3, kRegionFlagAsymmetricWake), as of the roster's last refresh (tick()).
     [[nodiscard]] bool light_wakes() const noexcept { return state_->roster.light_wakes(); }
@@ -298,10 +353,12 @@ private:
 
             // Producer-owned line of each slot: every slot still held is released (its holder was
             // reaped above); a free slot's leftover reaped_claim must not equal its next claim.
+            std::array<std::uint64_t, kMaxConsumers> released{};
             for (std::uint32_t i = 0; i < max_consumers; ++i) {
                 detail::store_relaxed(slots[i].reap_count, std::uint64_t{0});
                 const std::uint64_t claim = detail::load_acquire(slots[i].claim);
-                detail::store_relaxed(slots[i].reaped_claim, detail::claim_held(claim) ? claim : claim - 1);
+                released[i] = detail::claim_held(claim) ? claim : claim - 1;
+                detail::store_relaxed(slots[i].reaped_claim, released[i]);
             }
 
             PANE_SCHEDULE_POINT("init.channels");
@@ -312,6 +369,7 @@ private:
             epoch = detail::fresh_epoch(previous_epoch);
             init_count = previous_inits + 1;
             roster = detail::ConsumerRoster(slots, max_consumers, epoch, consumer_timeout, asymmetric_wakes);
+            for (std::uint32_t i = 0; i < max_consumers; ++i) roster.note_released(i, released[i]);
             // Everything above happens-before a consumer's load_acquire of epoch/state/magic.
             PANE_SCHEDULE_POINT("init.publish");
             detail::store_release(header->epoch, epoch);
@@ -408,7 +466,8 @@ private:
             if (s.opened[i]) return ChannelError::already_open;  // one writer per channel
             s.opened[i] = true;
             return std::pair{detail::ProducerContext{s.region.data() + e.offset, e, &s.roster, s.max_consumers,
-                                                     s.options.write_combining, s.init_count},
+                                                     s.options.write_combining, s.init_count,
+                                                     s.options.frame_lease_limit},
                              i};
         }
         return ChannelError::not_found;

@@ -25,6 +25,8 @@ struct ProducerContext {
     std::uint32_t max_consumers;
     bool write_combining;
     std::uint64_t init_count;  // the header's: where generations and serials start (epoch_base.hpp)
+    // Frames: how long a lease may keep a buffer from reuse when no other is free (ProducerOptions).
+    std::chrono::milliseconds frame_lease_limit = std::chrono::milliseconds::max();
 };
 
 // Where a consumer handle stands: still in the epoch and slot it was opened under, or not.

@@ -4,6 +4,7 @@
 // time, and a consumer must never form a pointer from a value it has not checked.
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -62,6 +63,29 @@ struct CheckedRegion {
     return !name.empty() && name.size() < kChannelNameBytes;  // NUL-terminated inside the field
 }
 
+// Protocol 1.4 (8.3): the header, the channel table, the consumer slot table and every channel
+// occupy disjoint byte ranges. Otherwise a consumer's own words (its slot, cursors, lease, control
+// ring) would lie inside another structure, and its writes would land in words the producer, or
+// another consumer, owns. Empty ranges overlap nothing. \pre check_header passed and every entry
+// passed check_entry (all ranges lie inside region_size, so the ends below cannot overflow).
+[[nodiscard]] inline bool structures_disjoint(const RegionHeader& h, std::span<const ChannelEntry> channels) {
+    struct Range {
+        std::uint64_t begin, end;
+    };
+    std::vector<Range> ranges;
+    ranges.reserve(channels.size() + 3);
+    ranges.push_back({0, h.header_size});
+    ranges.push_back({h.channel_table_offset, h.channel_table_offset + std::uint64_t{h.channel_table_capacity} * sizeof(ChannelEntry)});
+    ranges.push_back({h.slot_table_offset, h.slot_table_offset + std::uint64_t{h.max_consumers} * sizeof(ConsumerSlot)});
+    for (const auto& e : channels) ranges.push_back({e.offset, e.offset + e.size});
+    std::erase_if(ranges, [](const Range& r) { return r.begin == r.end; });
+    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+    for (std::size_t i = 1; i < ranges.size(); ++i) {
+        if (ranges[i].begin < ranges[i - 1].end) return false;
+    }
+    return true;
+}
+
 // Copies and validates header and channel table. Precondition: `region` is 8-byte aligned.
 [[nodiscard]] inline Result<CheckedRegion, AttachError> check_region(std::span<const std::byte> region) {
     if (region.size() < sizeof(RegionHeader)) return AttachError::region_too_small;
@@ -74,6 +98,7 @@ struct CheckedRegion {
     for (const auto& entry : out.channels) {
         if (!check_entry(entry, out.header)) return AttachError::invalid_layout;
     }
+    if (!structures_disjoint(out.header, out.channels)) return AttachError::invalid_layout;
     return out;
 }
 

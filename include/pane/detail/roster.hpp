@@ -5,6 +5,12 @@
 // the producer-owned `reaped_claim`; it never writes a consumer's word. Rings consult it so a
 // dead or detached consumer never holds a lossless producer back.
 //
+// Its verdicts are private (protocol 1.4): the claim it last reaped or released in each slot,
+// its reap counts, and the slots the embedder evicted and blocked are kept here and only
+// published. Any process that maps the region can write `reaped_claim`; if the holder test read
+// the verdict back, a reaped consumer could un-reap itself by writing it, and evict() would not
+// stick.
+//
 // Slot handshake (docs/protocol.md, "Consumer slots"):
 //   claim       consumers only, compare-exchange: even -> even+1 (free slot), or odd c -> c+2
 //               when reaped_claim == c (slot reaped from a dead holder). Detach: c -> c+1.
@@ -52,6 +58,10 @@ public:
                    bool asymmetric_wakes) noexcept
         : slots_(slots), count_(count), epoch_(epoch), timeout_(timeout), asymmetric_wakes_(asymmetric_wakes) {}
 
+    // At (re)initialisation, after the slot's reaped_claim was laid out as `released`: the
+    // roster's own record of that verdict (never read back from the region).
+    void note_released(std::uint32_t index, std::uint64_t released) noexcept { reaped_[index] = released; }
+
     // At (re)initialisation: every slot still held belongs to the previous epoch. Mark each
     // released so a consumer can claim it again; the holders noticed the epoch change (or are dead).
     void release_all_held() noexcept {
@@ -75,9 +85,35 @@ public:
     }
 
     // The holder test for slot `index`, on the slot table rather than the last refresh, so a
-    // consumer that attached a moment ago already counts.
+    // consumer that attached a moment ago already counts; with our own verdicts: a claim we
+    // reaped (whatever reaped_claim says now) and every claim in a blocked slot never count.
     [[nodiscard]] bool holds(std::uint32_t index, std::uint64_t claim) const noexcept {
+        if (index >= count_ || (blocked_ & (std::uint64_t{1} << index)) != 0 || claim == reaped_[index]) return false;
         return claim_holds_slot(slots_[index], claim);
+    }
+
+    // Reaps the current holder of slot `index` now, whatever its heartbeat (the embedder's
+    // policy: a slot hog, a consumer holding frames back). With `block`, every later holder of
+    // the slot is ignored too (no cursor, lease or control ring of that slot counts, and it is
+    // never live) until unblock() or the next initialisation. Returns whether a holder was reaped.
+    bool evict(std::uint32_t index, bool block) noexcept {
+        if (index >= count_) return false;
+        if (block) blocked_ |= std::uint64_t{1} << index;
+        const std::uint64_t claim = load_acquire(slots_[index].claim);  // pairs with consumers' claim CAS
+        const bool held = claim_held(claim) && claim != reaped_[index];
+        if (held) reap(index, claim);
+        forget(index);
+        return held;
+    }
+    void unblock(std::uint32_t index) noexcept {
+        if (index < count_) blocked_ &= ~(std::uint64_t{1} << index);
+    }
+    [[nodiscard]] std::uint64_t blocked_mask() const noexcept { return blocked_; }
+
+    // What the roster knows of slot `index` as of its last refresh: the claim it follows (0 =
+    // none) and how long its heartbeat has been still on the producer's clock.
+    [[nodiscard]] Clock::duration silent_for(std::uint32_t index, Clock::time_point now) const noexcept {
+        return claims_[index] == 0 ? Clock::duration::zero() : now - moved_at_[index];
     }
 
     // Whether the holder of slot `index` said it runs on our kernel, so that a futex wake from
@@ -110,7 +146,8 @@ private:
         const std::uint64_t bit = std::uint64_t{1} << i;
         // Pairs with the consumer's claim compare-exchange (acq_rel) and its release of `state`.
         const std::uint64_t claim = load_acquire(slot.claim);
-        if (!claim_held(claim) || claim == load_relaxed(slot.reaped_claim)) {
+        // Our own verdict, not reaped_claim read back: a holder could write that word.
+        if (!claim_held(claim) || claim == reaped_[i] || (blocked_ & bit) != 0) {
             forget(i);
             return;
         }
@@ -150,7 +187,8 @@ private:
     void reap(std::uint32_t i, std::uint64_t claim) noexcept {
         ConsumerSlot& slot = slots_[i];
         PANE_SCHEDULE_POINT("roster.reap");
-        store_relaxed(slot.reap_count, load_relaxed(slot.reap_count) + 1);  // producer-only word
+        reaped_[i] = claim;
+        store_relaxed(slot.reap_count, ++reap_counts_[i]);  // published, never read back
         // Pairs with a claiming consumer's load_acquire(reaped_claim) before its compare-exchange,
         // and with the reaped holder's check in ConsumerSession::tick.
         store_release(slot.reaped_claim, claim);
@@ -170,6 +208,9 @@ private:
     std::array<std::uint64_t, kMaxConsumers> claims_{};
     std::array<std::uint64_t, kMaxConsumers> heartbeats_{};
     std::array<Clock::time_point, kMaxConsumers> moved_at_{};
+    std::array<std::uint64_t, kMaxConsumers> reaped_{};       // the claim last reaped or released, per slot
+    std::array<std::uint64_t, kMaxConsumers> reap_counts_{};  // since this roster began (published in reap_count)
+    std::uint64_t blocked_ = 0;                               // slots evicted with block
 };
 
 }  // namespace pane::detail
