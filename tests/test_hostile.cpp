@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <random>
 #include <thread>
@@ -409,7 +410,8 @@ struct Outcome {
 // restarted producer would, so the consumer keeps finding valid regions to go deep into.
 Outcome run_hostile(pane::map::Mapping& region, const RegionSpec& spec, bool aim_at_producer_words,
                     ProducerLoop& producer, ConsumerLoop& consumer, Bounds& bounds, std::uint64_t& producer_errors,
-                    std::uint64_t& control_received, unsigned reinit_every) {
+                    std::uint64_t& control_received, unsigned reinit_every,
+                    const std::function<void()>& after_hostile = {}) {
     const auto plan = plan_region(spec).value();
     const Targets targets = targets_of(plan, spec.max_consumers);
     std::atomic<bool> stop{false};
@@ -438,6 +440,13 @@ Outcome run_hostile(pane::map::Mapping& region, const RegionSpec& spec, bool aim
                 aim_at_producer_words ? 1 : 2, stop, writes);
     });
     hostile.join();
+    if (after_hostile) {
+        // One last, coherent forgery; the producer loop must get to it (two rounds) before it stops.
+        after_hostile();
+        const std::uint64_t seen = producer_rounds.load();
+        const auto deadline = Clock::now() + 30s;
+        while (producer_rounds.load() < seen + 2 && Clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    }
     stop = true;
     producer_thread.join();
     consumer_thread.join();
@@ -539,7 +548,27 @@ TEST_CASE("hostile writes to consumer words while the producer runs: no fault, b
     // among hostile ones.
     REQUIRE(consumer.attach(bounds));
     REQUIRE(consumer.session->slot_index() == 0);
-    const Outcome o = run_hostile(region, spec, false, producer, consumer, bounds, producer_errors, received, 0);
+    // After the random writes, a hostile consumer in slot 1 forges a coherent control message of 3
+    // bytes (shorter than its header): the producer must consume it and count it as rejected.
+    const auto forge_control = [&] {
+        const auto plan = plan_region(spec).value();
+        const auto& entry = plan.channels[5].entry;
+        const auto g = *detail::control_geometry(8, 64, spec.max_consumers);
+        std::byte* base = region.bytes().data();
+        auto* slot1 = reinterpret_cast<ConsumerSlot*>(base + plan.slot_table_offset) + 1;
+        auto* ring1 = reinterpret_cast<ControlRingControl*>(base + entry.offset + g.rings_offset + g.ring_size);
+        const std::uint64_t claim = (detail::load_relaxed(slot1->reaped_claim) + 2) | 1u;  // held, not reaped
+        const std::uint64_t p = detail::load_acquire(ring1->read_pos);
+        auto* msg = reinterpret_cast<RingSlotHeader*>(reinterpret_cast<std::byte*>(ring1) + sizeof(ControlRingControl) +
+                                                      (p & (g.capacity - 1)) * g.slot_stride);
+        detail::store_relaxed(msg->length, 3u);
+        detail::store_release(msg->seq, detail::seq_complete(p));
+        detail::store_release(ring1->write_pos, p + 1);
+        detail::store_release(ring1->claim, claim);
+        detail::store_release(slot1->claim, claim);
+    };
+    const Outcome o =
+        run_hostile(region, spec, false, producer, consumer, bounds, producer_errors, received, 0, forge_control);
     const std::uint64_t rejected = producer.control.rejected();
     std::printf("hostile/producer: %llu hostile writes, %llu producer rounds, %llu consumer rounds, %llu calls, "
                 "%llu consumer attaches, %llu control messages sent, %llu producer errors, %llu control messages received, "
@@ -554,7 +583,7 @@ TEST_CASE("hostile writes to consumer words while the producer runs: no fault, b
     CHECK(o.hostile_writes == hostile_iterations());
     CHECK(bounds.overruns.load() == 0);
     CHECK(o.producer_rounds > 0);
-    CHECK(producer_errors + rejected + producer.session->reaped_total() > 0);  // the producer saw the damage
+    CHECK(rejected > 0);  // the producer counted the forged message at least
     CHECK(consumer.out_of_bounds == 0);
     check_recovery(region, spec, producer, consumer);
 }

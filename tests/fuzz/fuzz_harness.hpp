@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The libFuzzer harness shared by every target (tests/fuzz/README.md): it lays out a valid
+// The libFuzzer harness shared by every target (docs/reliability.md, "Fuzzing"): it lays out a valid
 // region with a live producer and two attached consumers, applies the input's patches to it and
 // drives one side through the public API, checking that every answer is an error value or data
 // within bounds, and that each side wrote only words it owns.
