@@ -10,6 +10,8 @@
 // host processes; the producer never writes those words). Everything else only reads.
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include <bit>
 #include <cstddef>
 #include <cstdint>
