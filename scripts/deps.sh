@@ -10,6 +10,8 @@ missing=()
 packages+=(qemu-system-x86 busybox-static cpio xz-utils zstd binutils python3)
 # The mingw pass of scripts/test.sh: the Windows cross compiler, and wine to run what it builds.
 packages+=(g++-mingw-w64-x86-64-posix wine wine64)
+# scripts/pass-embed.sh: an application finds the installed Pane through its CMake package.
+packages+=(cmake)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
