@@ -26,7 +26,7 @@ inline constexpr std::uint16_t kVersionMajor = 1;  // bumped for incompatible la
 inline constexpr std::uint16_t kVersionMinor = 3;  // bumped for compatible additions (1.1: lifecycle rules;
                                                    // 1.2: kernel identities, consumer slot sides;
                                                    // 1.3: asymmetric wake-up fences)
-inline constexpr std::size_t kCacheLine = 64;      // our own constant; see STYLE.md rule 3
+inline constexpr std::size_t kCacheLine = 64;      // our own constant; see docs/style.md, convention 3
 inline constexpr std::uint32_t kMaxConsumers = 64;  // sleeper bitmasks are 64-bit
 inline constexpr std::uint32_t kDefaultConsumers = 32;
 inline constexpr std::size_t kChannelNameBytes = 24;
