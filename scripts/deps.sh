@@ -12,6 +12,9 @@ packages+=(qemu-system-x86 busybox-static cpio xz-utils zstd binutils python3)
 packages+=(g++-mingw-w64-x86-64-posix wine wine64)
 # scripts/pass-embed.sh: an application finds the installed Pane through its CMake package.
 packages+=(cmake)
+# scripts/pass-m32.sh: the i686 build (multilib g++, objdump), and qemu-i386 to run it where the
+# kernel runs no i386 program itself.
+packages+=(gcc-multilib g++-multilib binutils qemu-user)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
