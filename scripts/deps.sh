@@ -11,11 +11,15 @@ packages+=(qemu-system-x86 busybox-static cpio xz-utils zstd binutils python3)
 # The mingw pass of scripts/test.sh: the Windows cross compiler, and wine to run what it builds.
 packages+=(g++-mingw-w64-x86-64-posix wine wine64)
 # scripts/pass-capi32.sh: the C ABI and its C test built -m32, run under qemu-user's qemu-i386.
-packages+=(gcc-multilib g++-multilib qemu-user)
 # The X11 capture source (pane-produce --source x11), pane-view (SDL2) and the x11 pass of
 # scripts/test.sh (scripts/pass-x11.sh: two Xvfb displays).
 packages+=(libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-randr0-dev libxcb-xtest0-dev)
 packages+=(libsdl2-dev xvfb)
+# scripts/pass-embed.sh: an application finds the installed Pane through its CMake package.
+packages+=(cmake)
+# scripts/pass-m32.sh: the i686 build (multilib g++, objdump), and qemu-i386 to run it where the
+# kernel runs no i386 program itself.
+packages+=(gcc-multilib g++-multilib binutils qemu-user)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

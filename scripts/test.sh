@@ -49,9 +49,12 @@ run_pass() {
   local name=$1 dir=$2 setup=$3 suites=$4 targets=${5:-}
   echo "=== pass: $name"
   if [ ! -f "$dir/build.ninja" ]; then
+    # The log goes inside the build directory (meson setup accepts a directory holding only it),
+    # not beside it at the source root.
+    mkdir -p "$dir"
     # shellcheck disable=SC2086
-    if ! meson setup "$dir" $setup >"$dir.setup.log" 2>&1; then
-      cat "$dir.setup.log"; echo "pass $name: meson setup failed"; total_failed=$((total_failed + 1)); status=1; return
+    if ! meson setup "$dir" $setup >"$dir/setup.log" 2>&1; then
+      cat "$dir/setup.log"; echo "pass $name: meson setup failed"; total_failed=$((total_failed + 1)); status=1; return
     fi
   fi
   # shellcheck disable=SC2086
@@ -78,7 +81,8 @@ run_mingw() {
   local cross=(--cross-file cross/mingw-w64-x86_64.txt) ok=1 ran="built; not run (no wine)"
   if command -v wine >/dev/null; then cross+=(--cross-file cross/wine.txt); fi
   if [ ! -f build-mingw/build.ninja ]; then
-    meson setup build-mingw "${cross[@]}" -Dwerror=true >build-mingw.setup.log 2>&1 || { cat build-mingw.setup.log; ok=0; }
+    mkdir -p build-mingw
+    meson setup build-mingw "${cross[@]}" -Dwerror=true >build-mingw/setup.log 2>&1 || { cat build-mingw/setup.log; ok=0; }
   fi
   if [ "$ok" -eq 1 ] && ! ninja -C build-mingw; then ok=0; fi
   if [ "$ok" -eq 1 ] && command -v wine >/dev/null; then

@@ -12,6 +12,8 @@
 // a slot; K4 consumer store_release(claim) after initialising its slots <-> producer load_acquire.
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include <cstdint>
 #include <cstring>
 #include <span>

@@ -10,6 +10,8 @@
 // load_acquire(seq) (C1), relaxed word copy, fence acquire, reload seq; equal and even = consistent.
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include <cstdint>
 #include <cstring>
 #include <span>

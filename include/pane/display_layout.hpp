@@ -7,6 +7,8 @@
 // P (producer), C (the consumer holding that slot) or C* (consumers only, by atomic RMW).
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include <cstddef>
 #include <cstdint>
 

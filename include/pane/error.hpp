@@ -4,6 +4,8 @@
 // and never throw.
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include <string>
 #include <string_view>
 #include <system_error>

@@ -33,6 +33,8 @@
 // <-> consumer load_acquire(generation) in the lease check and in verify().
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include <algorithm>
 #include <array>
 #include <bit>

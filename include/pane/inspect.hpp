@@ -16,6 +16,8 @@
 // are copied before the producer's line that bounds them (see each reader).
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>

@@ -10,6 +10,8 @@
 // host processes; the producer never writes those words). Everything else only reads.
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -26,7 +28,7 @@ inline constexpr std::uint16_t kVersionMinor = 4;  // bumped for compatible addi
                                                    // 1.3: asymmetric wake-up fences;
                                                    // 1.4: hostile-peer rules: lease revocation,
                                                    // disjoint structures, private verdicts)
-inline constexpr std::size_t kCacheLine = 64;      // our own constant; see STYLE.md rule 3
+inline constexpr std::size_t kCacheLine = 64;      // our own constant; see docs/style.md, convention 3
 inline constexpr std::uint32_t kMaxConsumers = 64;  // sleeper bitmasks are 64-bit
 inline constexpr std::uint32_t kDefaultConsumers = 32;
 inline constexpr std::size_t kChannelNameBytes = 24;

@@ -3,6 +3,8 @@
 // backends (which need Boost.Interprocess) are included separately from pane/map/.
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include "error.hpp"
 #include "layout.hpp"
 #include "region_spec.hpp"

@@ -4,6 +4,8 @@
 // create before any memory exists: plan_region(spec)->region_size.
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include <chrono>
 #include <cstdint>
 #include <cstring>

@@ -25,6 +25,8 @@
 //   S5 futex wake-ups: Dekker fences, see wait.hpp.
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include <algorithm>
 #include <bit>
 #include <cstddef>

@@ -14,6 +14,8 @@
 // every channel handle opened from it.
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include <algorithm>
 #include <array>
 #include <chrono>

@@ -14,6 +14,8 @@
 // issues its own streaming stores must fence the same way before publishing.
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

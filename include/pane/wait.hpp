@@ -22,6 +22,8 @@
 // value and futex_wait returns at once because *word != v.
 #pragma once
 
+#include "version.hpp"  // first: the C++20 check
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>

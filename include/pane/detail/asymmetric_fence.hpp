@@ -17,6 +17,8 @@
 // Linux only; elsewhere nobody registers and every fence is full.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <atomic>
 
 #include "atomic.hpp"

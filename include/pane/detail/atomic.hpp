@@ -5,6 +5,8 @@
 // and make the ordering visible in its name; the caller's comment names the partner operation.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <atomic>
 #include <cstdint>
 #include <type_traits>

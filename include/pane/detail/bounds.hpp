@@ -4,6 +4,8 @@
 // fixed at attach time, before any pointer is formed.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <cstddef>
 #include <cstdint>
 

@@ -4,6 +4,8 @@
 // channel table; channel headers validate their own control lines against their geometry.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <cstddef>
 #include <cstdint>
 #include <span>

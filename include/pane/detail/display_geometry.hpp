@@ -4,6 +4,8 @@
 // requires an exact match, so forged offsets cannot point anywhere the formulas do not.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <cstdint>
 #include <optional>
 

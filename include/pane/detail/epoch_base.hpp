@@ -5,6 +5,8 @@
 // carries over at every re-initialisation, goes into their high bits.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <cstdint>
 
 namespace pane::detail {

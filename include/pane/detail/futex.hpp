@@ -5,6 +5,8 @@
 // functions are absent and FutexWait falls back to timed sleeps (see wait.hpp).
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <chrono>
 #include <cstdint>
 

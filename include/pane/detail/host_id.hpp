@@ -7,6 +7,8 @@
 // tests and benchmarks.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -56,7 +58,7 @@ namespace pane::detail {
         if (!in || !std::getline(in, text) || text.empty()) return std::uint64_t{0};
 #endif
         std::uint64_t h = 14695981039346656037ULL;  // FNV-1a 64-bit offset basis
-        for (const unsigned char c : text) h = (h ^ std::uint64_t{c}) * 1099511628211ULL;
+        for (const char c : text) h = (h ^ std::uint64_t{static_cast<unsigned char>(c)}) * 1099511628211ULL;
         return h == 0 ? 1 : h;
     }();
     return id;

@@ -4,6 +4,8 @@
 // time, and a consumer must never form a pointer from a value it has not checked.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <algorithm>
 #include <cstring>
 #include <optional>

@@ -4,6 +4,8 @@
 // match exactly, so a hostile or corrupt RingControl cannot point anywhere the formula does not.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <cstdint>
 #include <optional>
 

@@ -17,6 +17,8 @@
 //   reaped_claim  producer only: "the holder with claim c is gone"; the slot is free again.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <array>
 #include <bit>
 #include <cstdint>

@@ -6,6 +6,8 @@
 // nothing. Only threads that installed a hook stop; every other thread runs through.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #if defined(PANE_SCHEDULE_POINTS)
 namespace pane::detail {
 using ScheduleHook = void (*)(const char* point);

@@ -6,6 +6,8 @@
 // assume the source is stable. The caller orders the copy with the seqlock fences.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>

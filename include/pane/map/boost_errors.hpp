@@ -3,6 +3,8 @@
 // leaves the mapping edge.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <filesystem>
 #include <system_error>
 

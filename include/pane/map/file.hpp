@@ -10,6 +10,8 @@
 //    driver to refuse a mapping larger than the device.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>

@@ -12,6 +12,8 @@
 // resource2. On other systems ivshmem_devices() finds nothing (see windows_ivshmem.hpp).
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>

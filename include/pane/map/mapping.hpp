@@ -4,6 +4,8 @@
 // std::span<std::byte> it hands out, so they depend on no mapping library.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>

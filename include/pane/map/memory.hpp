@@ -3,6 +3,8 @@
 // consumer threads of one process.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <cstring>
 #include <new>
 

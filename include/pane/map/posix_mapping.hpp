@@ -4,6 +4,8 @@
 // means nothing for a BAR. POSIX only; the caller has checked the length against the real size.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>

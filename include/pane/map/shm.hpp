@@ -4,6 +4,8 @@
 // mapped, so a short object is an error value, never a SIGBUS.
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #include <cstdint>
 #include <string>
 #include <string_view>

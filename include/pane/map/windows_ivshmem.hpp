@@ -10,6 +10,8 @@
 // unconditionally and test `#if defined(_WIN32)` where it calls windows_ivshmem().
 #pragma once
 
+#include "../version.hpp"  // first: the C++20 check
+
 #if defined(_WIN32)
 
 #include <cstddef>
