@@ -1156,3 +1156,42 @@ TEST_CASE("faults: a region object or file truncated, or of the wrong size, at a
         std::filesystem::remove(path);
     }
 }
+
+namespace {
+// Child: attaches, says so on the board, waits until the parent has shrunk the object, then
+// reads the last byte of its mapping. Exit 0 means it survived (it does not: SIGBUS).
+const pane_test::RegisterChild truncated_reader("truncated-reader", [](const std::vector<std::string>& args) {
+    auto board = BoardMap::open(args.at(1));
+    if (!board) return 10;
+    auto region = map::shm(args.at(0), 0, map::OpenMode::open_only);
+    if (!region) return 11;
+    auto session = ConsumerSession::attach(region->bytes());
+    if (!session) return 12;
+    (*board)->consumers[0].attached_epoch = session->epoch();
+    while ((*board)->stop.load() == 0) std::this_thread::sleep_for(1ms);
+    [[maybe_unused]] const auto last = std::atomic_ref<std::byte>(region->bytes().back()).load(std::memory_order_relaxed);
+    return 0;
+});
+}  // namespace
+
+TEST_CASE("faults: an object truncated after attach raises SIGBUS in whoever touches the lost pages (documented, "
+          "not handled)", "[multiprocess][faults]") {
+    pane_test::ShmName name("faults-trunc-live"), board_name("faults-trunc-live-board");
+    auto board = BoardMap::create(board_name.str());
+    RegionSpec spec = fault_spec(kConsumerTimeoutLong, 3);
+    const std::uint64_t full = plan_region(spec)->region_size;
+    auto mapping = map::shm(name.str(), full, map::OpenMode::create_only);
+    REQUIRE(mapping.has_value());
+    auto producer = ProducerSession::create(mapping->bytes(), spec);
+    REQUIRE(producer.has_value());
+    Child reader("truncated-reader", {name.str(), board_name.str()});
+    REQUIRE(pane_test::eventually([&] { return board->consumers[0].attached_epoch.load() == producer->epoch(); }, kBound));
+    truncate_shm(name.str(), static_cast<off_t>(full / 2));
+    board->stop = 1;
+    const auto exit = reader.wait(kBound);
+    REQUIRE(exit.has_value());
+    std::printf("truncated after attach: the reader ended with status %d (%d = SIGBUS; under ASan its report)\n", *exit,
+                128 + SIGBUS);
+    CHECK(*exit != 0);
+    truncate_shm(name.str(), static_cast<off_t>(full));  // before the producer's close writes the header
+}
