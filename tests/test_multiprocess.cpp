@@ -2,6 +2,8 @@
 // Producer and consumer in separate processes over a real POSIX shm region: the test binary
 // re-runs itself as a child (--child ROLE). Covers bulk lossless transfer, exact overwrite loss
 // accounting, a SIGKILLed and restarted producer, and a SIGKILLed consumer.
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -60,9 +62,21 @@ const pane_test::RegisterChild lossless_producer("lossless-producer", [](const s
     if (!producer) return 11;
     auto tx = producer->ring<Msg>("msgs").value();
     if (!pane_test::eventually([&] { producer->tick(); return tx.bytes().subscribers_approx() == 1; }, 30s)) return 12;
-    for (std::uint64_t sent = 0; sent < count; ++sent) {
-        if (tx.push(Msg{sent, check_of(sent)}, FutexWait{}, Deadline::after(60s)) != PushStatus::ok) return 13;
-        if ((sent & 0xfff) == 0) producer->tick();
+    // Stretches of 2^16 messages alternate single pushes and batches of 1..64, so a soak covers
+    // both paths (and batches keep a 1e9-message soak within an hour).
+    std::array<Msg, 64> batch{};
+    for (std::uint64_t sent = 0; sent < count;) {
+        if (((sent >> 16) & 1) == 0) {
+            if (tx.push(Msg{sent, check_of(sent)}, FutexWait{}, Deadline::after(60s)) != PushStatus::ok) return 13;
+            ++sent;
+        } else {
+            const std::size_t n = std::min<std::uint64_t>(1 + (sent * 7) % 64, count - sent);
+            for (std::size_t i = 0; i < n; ++i) batch[i] = Msg{sent + i, check_of(sent + i)};
+            const auto r = tx.push_batch(std::span<const Msg>(batch.data(), n), FutexWait{}, Deadline::after(60s));
+            if (r.status != PushStatus::ok || r.count != n) return 13;
+            sent += n;
+        }
+        if ((sent & 0xfff) < 64) producer->tick();
     }
     return 0;
 });
@@ -183,15 +197,28 @@ void pause_process(const pane_test::ChildProcess& child) { ::kill(child.pid(), S
 void resume_process(const pane_test::ChildProcess& child) { ::kill(child.pid(), SIGCONT); }
 }  // namespace
 
+namespace {
+// The soak: PANE_SOAK_MESSAGES=N runs the lossless and overwrite cross-process tests below with
+// N messages instead of their CI counts (docs/reliability.md, "Soak").
+std::uint64_t soak_or(std::uint64_t ci_count) {
+    const char* env = std::getenv("PANE_SOAK_MESSAGES");
+    if (env == nullptr || *env == '\0') return pane_test::scaled(ci_count);
+    return static_cast<std::uint64_t>(std::strtod(env, nullptr));
+}
+}  // namespace
+
 TEST_CASE("lossless: 10 million messages across processes, none lost or repeated, the producer paused twice",
           "[multiprocess]") {
     // The producer (a child) is stopped twice for three consumer timeouts while the consumer
     // (this process) waits on it: the consumer must not be reaped, and must get every message.
+    // Stretches of 2^16 messages alternate single pops and batch pops on this side (and single
+    // and batch pushes on the producer's, offset so that every pairing occurs).
     pane_test::ShmName name("lossless");
     const auto spec = spec_for(RingPolicy::lossless, 1024, kNoReapTimeout);  // as the child's
     auto mapping = map::shm(name.str(), plan_region(spec)->region_size, map::OpenMode::create_only);
     REQUIRE(mapping.has_value());
-    const std::uint64_t count = pane_test::scaled(10'000'000);
+    const std::uint64_t count = soak_or(10'000'000);
+    const auto started = std::chrono::steady_clock::now();
     auto child = pane_test::ChildProcess::spawn("lossless-producer", {name.str(), std::to_string(count)});
     auto session = attach_when_ready(mapping->bytes(), 10s);
     REQUIRE(session.has_value());
@@ -208,24 +235,41 @@ TEST_CASE("lossless: 10 million messages across processes, none lost or repeated
             resume_process(child);
         }
     });
-    std::uint64_t errors = 0, not_ok = 0;
-    Msg out{};
-    for (std::uint64_t expect = 0; expect < count && not_ok == 0; ++expect) {
-        const auto r = rx.pop(out, FutexWait{}, Deadline::after(60s));
-        if (r.status != PopStatus::ok) {
+    std::uint64_t errors = 0, not_ok = 0, batches = 0;
+    std::array<Msg, 48> batch{};
+    for (std::uint64_t expect = 0; expect < count && not_ok == 0;) {
+        // Offset by 2^15 from the producer's stretches: single against batch and both alike.
+        const bool use_batch = (((expect + 0x8000) >> 16) & 1) != 0;
+        const auto r = use_batch ? rx.pop_batch(batch, FutexWait{}, Deadline::after(60s))
+                                 : [&] {
+                                       const auto p = rx.pop(batch[0], FutexWait{}, Deadline::after(60s));
+                                       return PopBatchResult{p.status, p.status == PopStatus::ok ? 1u : 0u, p.lost};
+                                   }();
+        if (r.status != PopStatus::ok || r.count == 0) {
             ++not_ok;
             UNSCOPED_INFO("pop status " << static_cast<int>(r.status) << " at " << expect);
             break;
         }
-        if (r.lost != 0 || out.seq != expect || out.check != check_of(expect)) {
-            if (errors++ == 0) UNSCOPED_INFO("at " << expect << " got seq " << out.seq << " lost " << r.lost);
+        batches += use_batch ? 1 : 0;
+        if (r.lost != 0) ++errors;
+        for (std::size_t i = 0; i < r.count; ++i, ++expect) {
+            const Msg& out = batch[i];
+            if (out.seq != expect || out.check != check_of(expect)) {  // lost, repeated or torn
+                if (errors++ == 0) UNSCOPED_INFO("at " << expect << " got seq " << out.seq << " lost " << r.lost);
+            }
         }
-        received.store(expect + 1, std::memory_order_relaxed);
+        received.store(expect, std::memory_order_relaxed);
     }
     finished = true;
     pauser.join();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::printf("lossless soak: %llu messages in %.1f s (%.2f M/s, two 3 s pauses included), %llu batch pops, "
+                "%llu errors, %llu failed pops\n",
+                (unsigned long long)count, seconds, static_cast<double>(count) / seconds / 1e6,
+                (unsigned long long)batches, (unsigned long long)errors, (unsigned long long)not_ok);
     CHECK(not_ok == 0);
     CHECK(errors == 0);
+    CHECK(batches > 0);
     // Never reaped: the slot still ours (the producer may have closed the region by now), and
     // no reap in the slot table.
     const auto status = session->tick();
@@ -292,7 +336,7 @@ TEST_CASE("overwrite: a slow consumer's reported losses equal the sequence gaps 
     auto mapping = map::shm(name.str(), plan_region(spec)->region_size, map::OpenMode::create_only);
     REQUIRE(mapping.has_value());
     auto producer = ProducerSession::create(mapping->bytes(), spec).value();
-    const std::uint64_t count = pane_test::scaled(2'000'000);
+    const std::uint64_t count = soak_or(2'000'000);
     auto child = pane_test::ChildProcess::spawn("overwrite-consumer", {name.str(), std::to_string(count)});
     auto tx = producer.ring<Msg>("msgs").value();
     // Publish only once the child's cursor is subscribed, so message 0 is within its view.
@@ -301,7 +345,8 @@ TEST_CASE("overwrite: a slow consumer's reported losses equal the sequence gaps 
         (void)tx.try_push(Msg{i, check_of(i)});  // never waits
         if ((i & 0xffff) == 0) producer.tick();
     }
-    const auto exit = child.wait(60s);
+    // A soak's consumer may still be catching up: a second per million messages besides.
+    const auto exit = child.wait(60s + std::chrono::seconds(count / 1'000'000));
     REQUIRE(exit.has_value());
     CHECK(*exit == 0);
 }
