@@ -17,7 +17,7 @@ if [ ! -f "$dir/build.ninja" ]; then
   log=$(mktemp)
   # No wrap downloads: Catch2 and fmt are not needed for these targets.
   meson setup "$dir" --cross-file capi/i386-linux.txt --wrap-mode=nodownload -Dwerror=true \
-      --buildtype=debugoptimized -Dtools=disabled -Dexamples=false >"$log" 2>&1 || { cat "$log"; rm -f "$log"; fail "meson setup failed"; }
+      --buildtype=debugoptimized -Dtools=disabled -Dexamples=disabled >"$log" 2>&1 || { cat "$log"; rm -f "$log"; fail "meson setup failed"; }
   rm -f "$log"
 fi
 ninja -C "$dir" capi/pane-capi-test capi/pane-capi-test-static || fail "build failed"

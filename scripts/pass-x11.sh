@@ -61,7 +61,7 @@ fi
 echo "building in $dir"
 if [ ! -f "$dir/build.ninja" ]; then
   if ! meson setup "$dir" -Dwerror=true --buildtype=debugoptimized -Dx11=enabled -Dviewer=enabled -Dtests=enabled \
-       -Dexamples=false >"$dir.setup.log" 2>&1; then
+       -Dexamples=disabled >"$dir.setup.log" 2>&1; then
     cat "$dir.setup.log"; verdict build 0 "meson setup failed (the X11 and SDL2 development packages?)"; finish
   fi
 fi

@@ -16,7 +16,7 @@ size=${1:-1920x1080}
 seconds=${2:-10}
 dir=build-x11
 [ -f "$dir/build.ninja" ] || meson setup "$dir" -Dwerror=true --buildtype=debugoptimized -Dx11=enabled -Dviewer=enabled \
-  -Dtests=enabled -Dexamples=false >/dev/null
+  -Dtests=enabled -Dexamples=disabled >/dev/null
 ninja -C "$dir" tools/pane-produce tools/pane-view tests/x11/pane-x11-client >/dev/null
 work=$(mktemp -d)
 shm="pane-x11-figures-$$"

@@ -524,7 +524,7 @@ public:
         position_ = written - 1;
         has_bonus_ = false;
         detail::store_release(cursor_->read_pos, position_);  // S3
-        return ahead - 1;
+        return static_cast<std::uint64_t>(ahead) - 1;
     }
     // Racy: messages published and not yet read, as of now. 0 while we have read slots that
     // write_pos does not announce yet (see skip_to_latest).
