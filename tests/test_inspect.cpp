@@ -308,6 +308,14 @@ TEST_CASE("inspect: forged channel entries fail alone; the other channels still 
         CHECK(s.channels[2].verdict.error == InspectError::overlaps);
         CHECK(s.channels[2].verdict.field == "slot table");
     }
+    SECTION("an entry inside a header that says it is larger (header_size), as attach judges it") {
+        Copy copy(l.bytes());
+        copy.header().header_size = static_cast<std::uint32_t>(copy.entry(0).offset + 64);
+        const auto s = pi::snapshot(copy.bytes());
+        CHECK(s.channels[0].verdict.error == InspectError::overlaps);
+        CHECK(s.channels[0].verdict.field == "header");
+        CHECK(detail::check_region(copy.bytes()).error() == AttachError::invalid_layout);
+    }
     SECTION("a misaligned entry and a name without its NUL") {
         Copy copy(l.bytes());
         copy.entry(3).offset += 8;

@@ -327,14 +327,9 @@ constexpr Verdict fail(InspectError e, std::string_view field, std::uint64_t got
     return {};
 }
 
-[[nodiscard]] constexpr bool ranges_overlap(std::uint64_t a, std::uint64_t a_size, std::uint64_t b,
-                                            std::uint64_t b_size) noexcept {
-    // Both ranges lie inside the region (checked first), so the sums cannot overflow.
-    return a_size != 0 && b_size != 0 && a < b + b_size && b < a + a_size;
-}
-
 // Which check of check_entry failed, then overlap with the header, the tables and earlier
-// entries. Precondition: `h` passed check_header.
+// entries: attach's structures_disjoint, entry by entry, so the verdict can name what overlaps.
+// Precondition: `h` passed check_header.
 [[nodiscard]] inline Verdict entry_verdict(const ChannelEntry& e, const RegionHeader& h,
                                            std::span<const ChannelEntry> earlier) noexcept {
     using E = InspectError;
@@ -343,6 +338,8 @@ constexpr Verdict fail(InspectError e, std::string_view field, std::uint64_t got
     if (!detail::range_fits(e.offset, e.size, h.region_size)) return fail(E::past_region, "offset", e.offset, h.region_size);
     const auto name = detail::entry_name(e);
     if (name.empty() || name.size() >= kChannelNameBytes) return fail(E::bad_name, "name", name.size());
+    using detail::ranges_overlap;
+    if (ranges_overlap(e.offset, e.size, 0, h.header_size)) return fail(E::overlaps, "header", h.header_size);
     if (ranges_overlap(e.offset, e.size, h.channel_table_offset,
                        std::uint64_t{h.channel_table_capacity} * sizeof(ChannelEntry))) {
         return fail(E::overlaps, "channel table", h.channel_table_offset);

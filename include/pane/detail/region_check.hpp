@@ -6,7 +6,6 @@
 
 #include "../version.hpp"  // first: the C++20 check
 
-#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -65,25 +64,30 @@ struct CheckedRegion {
     return !name.empty() && name.size() < kChannelNameBytes;  // NUL-terminated inside the field
 }
 
+// Whether [a, a + a_size) and [b, b + b_size) share a byte; an empty range overlaps nothing.
+// \pre both lie inside the region (checked first), so the sums cannot overflow.
+[[nodiscard]] constexpr bool ranges_overlap(std::uint64_t a, std::uint64_t a_size, std::uint64_t b,
+                                            std::uint64_t b_size) noexcept {
+    return a_size != 0 && b_size != 0 && a < b + b_size && b < a + a_size;
+}
+
 // Protocol 1.4 (8.3): the header, the channel table, the consumer slot table and every channel
 // occupy disjoint byte ranges. Otherwise a consumer's own words (its slot, cursors, lease, control
 // ring) would lie inside another structure, and its writes would land in words the producer, or
-// another consumer, owns. Empty ranges overlap nothing. \pre check_header passed and every entry
-// passed check_entry (all ranges lie inside region_size, so the ends below cannot overflow).
+// another consumer, owns. \pre check_header passed and every entry passed check_entry (all
+// ranges lie inside region_size). At most 3 + 64 ranges: pairwise is cheap, and attach-time only.
 [[nodiscard]] inline bool structures_disjoint(const RegionHeader& h, std::span<const ChannelEntry> channels) {
     struct Range {
-        std::uint64_t begin, end;
+        std::uint64_t offset, size;
     };
-    std::vector<Range> ranges;
-    ranges.reserve(channels.size() + 3);
-    ranges.push_back({0, h.header_size});
-    ranges.push_back({h.channel_table_offset, h.channel_table_offset + std::uint64_t{h.channel_table_capacity} * sizeof(ChannelEntry)});
-    ranges.push_back({h.slot_table_offset, h.slot_table_offset + std::uint64_t{h.max_consumers} * sizeof(ConsumerSlot)});
-    for (const auto& e : channels) ranges.push_back({e.offset, e.offset + e.size});
-    std::erase_if(ranges, [](const Range& r) { return r.begin == r.end; });
-    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
-    for (std::size_t i = 1; i < ranges.size(); ++i) {
-        if (ranges[i].begin < ranges[i - 1].end) return false;
+    std::vector<Range> ranges{{0, h.header_size},
+                              {h.channel_table_offset, std::uint64_t{h.channel_table_capacity} * sizeof(ChannelEntry)},
+                              {h.slot_table_offset, std::uint64_t{h.max_consumers} * sizeof(ConsumerSlot)}};
+    for (const auto& e : channels) ranges.push_back({e.offset, e.size});
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+        for (std::size_t j = i + 1; j < ranges.size(); ++j) {
+            if (ranges_overlap(ranges[i].offset, ranges[i].size, ranges[j].offset, ranges[j].size)) return false;
+        }
     }
     return true;
 }
