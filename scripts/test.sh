@@ -146,7 +146,10 @@ if [ -z "${PANE_PASSES:-}" ]; then
   done
 fi
 
+# Each pass's wall time, printed as a table at the end, so a slow CI run says where its time went.
+timings=()
 for pass in $passes; do
+  pass_start=$SECONDS
   case $pass in
     main) run_pass main build-test "-Dwerror=true --buildtype=debugoptimized" "unit concurrency interleave multiprocess examples"
           [ "${PANE_BENCH:-1}" = 0 ] || run_bench ;;
@@ -161,7 +164,10 @@ for pass in $passes; do
     mingw) run_mingw ;;
     *) if [ -f "scripts/pass-$pass.sh" ]; then run_script_pass "$pass"; else echo "unknown pass $pass"; status=1; fi ;;
   esac
+  timings+=("$(printf '%-8s %5d s' "$pass" $((SECONDS - pass_start)))")
 done
+echo "=== wall time per pass (setup, build and tests; $SECONDS s in all)"
+printf '%s\n' "${timings[@]}"
 echo "${total_passed} passed, ${total_failed} failed"
 [ "$total_failed" -eq 0 ] || status=1
 exit $status
