@@ -17,6 +17,7 @@
 
 #include "catch.hpp"
 #include "interleave.hpp"
+#include "interleave_checks.hpp"
 #include "support.hpp"
 
 using namespace pane;
@@ -24,6 +25,12 @@ using namespace std::chrono_literals;
 using pane_test::explore_interleavings;
 using pane_test::InterleaveOptions;
 using pane_test::InterleaveRun;
+using pane_test::Outcomes;
+using pane_test::bounded;
+using pane_test::check_every_order;
+using pane_test::Copied;
+using pane_test::copy_and_verify;
+using pane_test::check_copy;
 
 namespace {
 
@@ -34,19 +41,6 @@ struct Msg {
 
 constexpr auto kTimeout = 300ms;
 
-// Stops only at the points of the handshakes under test: the ring's, the frame channel's, the
-// roster's and initialisation's. The holder test's own loads (holder.*) run through: their
-// order against the producer is covered where it matters by the copy-then-check points.
-bool handshake_point(std::string_view point) { return point.substr(0, 7) != "holder."; }
-
-InterleaveOptions bounded(int preemptions) {
-    InterleaveOptions o;
-    o.preemption_bound = preemptions;
-    o.stops_at = handshake_point;
-    o.max_schedules = 400'000;
-    return o;
-}
-
 // What a consumer saw, call by call, for the checks (plain data: the explorer's hand-off orders
 // every step after the one before).
 struct Pop {
@@ -54,29 +48,6 @@ struct Pop {
     std::uint64_t lost;
     Msg msg;
 };
-
-// How often each outcome occurred over all schedules: a test asserts that the orders it explored
-// reached every outcome that matters (a search that never reached the race proves nothing).
-using Outcomes = std::map<std::string, std::uint64_t>;
-
-std::string describe_outcomes(const Outcomes& outcomes) {
-    std::ostringstream out;
-    for (const auto& [what, n] : outcomes) out << what << ": " << n << "; ";
-    return out.str();
-}
-
-// Every explored order passed, the search was exhausted within its bound, and the orders reached
-// each outcome in `reached` at least once.
-void check_every_order(const pane_test::InterleaveReport& report, const Outcomes& outcomes = {},
-                       const std::vector<std::string>& reached = {}) {
-    INFO(pane_test::describe(report) << "\n" << describe_outcomes(outcomes));
-    CHECK(report.failure.empty());
-    CHECK(report.exhausted);
-    for (const auto& outcome : reached) {
-        INFO("outcome never reached: " << outcome);
-        CHECK(outcomes.count(outcome) == 1);
-    }
-}
 
 std::string describe_pops(const std::vector<Pop>& pops) {
     std::ostringstream out;
@@ -311,33 +282,6 @@ RegionSpec frame_spec() {
     return spec;
 }
 
-
-// The consumer's copy of a frame, taken in two halves with a stop between (a reader that is
-// preempted mid-copy), then verified.
-struct Copied {
-    std::vector<std::byte> bytes;
-    FrameStatus verified = FrameStatus::no_frame;
-    std::uint8_t fill = 0;  // what the frame should hold, from its serial
-};
-
-void copy_and_verify(const FrameView& view, Copied& out) {
-    const auto bytes = view.bytes();
-    const std::size_t half = bytes.size() / 2;
-    out.bytes.assign(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(half));
-    PANE_SCHEDULE_POINT("test.half_copied");
-    out.bytes.insert(out.bytes.end(), bytes.begin() + static_cast<std::ptrdiff_t>(half), bytes.end());
-    out.verified = view.verify();
-}
-
-std::string check_copy(const Copied& c) {
-    if (c.verified != FrameStatus::ok) return {};
-    for (const std::byte b : c.bytes) {
-        if (b != static_cast<std::byte>(c.fill)) {
-            return "verify() said ok on a torn or foreign frame (expected fill " + std::to_string(c.fill) + ")";
-        }
-    }
-    return {};
-}
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 
 #include "catch.hpp"
 #include "interleave.hpp"
+#include "interleave_checks.hpp"
 #include "support.hpp"
 
 using namespace pane;
@@ -21,33 +22,14 @@ using namespace std::chrono_literals;
 using pane_test::explore_interleavings;
 using pane_test::InterleaveOptions;
 using pane_test::InterleaveRun;
+using pane_test::Outcomes;
+using pane_test::bounded;
+using pane_test::check_every_order;
+using pane_test::Copied;
+using pane_test::copy_and_verify;
+using pane_test::check_copy;
 
 namespace {
-
-using Outcomes = std::map<std::string, std::uint64_t>;
-
-bool handshake_point(std::string_view point) { return point.substr(0, 7) != "holder."; }
-
-InterleaveOptions bounded(int preemptions) {
-    InterleaveOptions o;
-    o.preemption_bound = preemptions;
-    o.stops_at = handshake_point;
-    o.max_schedules = 400'000;
-    return o;
-}
-
-void check_every_order(const pane_test::InterleaveReport& report, const Outcomes& outcomes,
-                       const std::vector<std::string>& reached) {
-    std::ostringstream seen;
-    for (const auto& [what, n] : outcomes) seen << what << ": " << n << "; ";
-    INFO(pane_test::describe(report) << "\n" << seen.str());
-    CHECK(report.failure.empty());
-    CHECK(report.exhausted);
-    for (const auto& outcome : reached) {
-        INFO("outcome never reached: " << outcome);
-        CHECK(outcomes.count(outcome) == 1);
-    }
-}
 
 constexpr auto kLimit = 100ms;
 
@@ -66,30 +48,6 @@ FrameStatus publish_at(FrameProducer& frames, std::uint8_t fill, Clock::time_poi
     return s;
 }
 
-// What a consumer read of a frame, in two halves with a stop between, and what verify said.
-struct Read {
-    std::vector<std::byte> bytes;
-    FrameStatus verified = FrameStatus::no_frame;
-    std::uint8_t fill = 0;
-};
-
-void read_and_verify(const FrameView& view, Read& out) {
-    const auto bytes = view.bytes();
-    const std::size_t half = bytes.size() / 2;
-    out.bytes.assign(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(half));
-    PANE_SCHEDULE_POINT("test.half_read");
-    out.bytes.insert(out.bytes.end(), bytes.begin() + static_cast<std::ptrdiff_t>(half), bytes.end());
-    out.verified = view.verify();
-}
-
-std::string torn(const Read& r) {
-    if (r.verified != FrameStatus::ok) return {};
-    for (const std::byte b : r.bytes) {
-        if (b != static_cast<std::byte>(r.fill)) return "verify() said ok on a torn frame (fill " + std::to_string(r.fill) + ")";
-    }
-    return {};
-}
-
 }  // namespace
 
 TEST_CASE("interleaving: a lease revoked while its holder reads, verifies and re-leases never verifies a torn frame",
@@ -104,7 +62,7 @@ TEST_CASE("interleaving: a lease revoked while its holder reads, verifies and re
         std::optional<FrameProducer> fp;
         std::optional<FrameConsumer> a, b;
         FrameView view, again;
-        Read first, second;
+        Copied first, second;
         FrameStatus published = FrameStatus::no_frame;
         FrameStatus acquired = FrameStatus::no_frame;
     };
@@ -140,11 +98,11 @@ TEST_CASE("interleaving: a lease revoked while its holder reads, verifies and re
             const auto when = past_limit ? t0 + kLimit + 1ms : t0 + kLimit;
             run.threads.push_back([s, when] { s->published = publish_at(*s->fp, 4, when); });
             run.threads.push_back([s] {
-                read_and_verify(s->view, s->first);
+                copy_and_verify(s->view, s->first);
                 s->acquired = s->a->acquire_latest(s->again);
                 if (s->acquired != FrameStatus::ok) return;
                 s->second.fill = static_cast<std::uint8_t>(s->again.descriptor().serial - detail::first_serial(1));
-                read_and_verify(s->again, s->second);
+                copy_and_verify(s->again, s->second);
             });
             run.check = [s, outcomes, past_limit] {
                 const std::string key = std::string(past_limit ? "past" : "at") + " limit: publish " +
@@ -152,8 +110,8 @@ TEST_CASE("interleaving: a lease revoked while its holder reads, verifies and re
                                         std::to_string(s->fp->leases_revoked()) + ", verify " +
                                         std::to_string(static_cast<int>(s->first.verified));
                 ++(*outcomes)[key];
-                if (auto e = torn(s->first); !e.empty()) return e;
-                if (auto e = torn(s->second); !e.empty()) return "after re-acquiring: " + e;
+                if (auto e = check_copy(s->first); !e.empty()) return e;
+                if (auto e = check_copy(s->second); !e.empty()) return "after re-acquiring: " + e;
                 if (!past_limit) {
                     // Within the limit a lease is never revoked: a frame is published only if its
                     // holder moved its lease to the latest frame first, and nothing is torn.

@@ -396,21 +396,86 @@ __attribute__((no_sanitize("address", "undefined", "coverage"))) long foreign_wr
 
 // Runs `op` and checks every byte it changed: `who` is a mask of the consumer slots it acts for,
 // or 0 for the producer.
+// `owner` (default: the planned layout's) says who may write each byte.
 template <class Op>
-void owned_writes(World& w, std::uint8_t who, Op&& op) {
+void owned_writes(World& w, std::uint8_t who, Op&& op, const std::vector<std::uint8_t>* owner = nullptr) {
     static std::vector<std::byte> before;
     const Layout& l = layout();
+    if (owner == nullptr) owner = &l.owner;
     before.resize(l.size);
     std::memcpy(before.data(), w.memory.data, l.size);
     op();
-    if (const long b = foreign_write(before.data(), w.memory.data, l.owner.data(), l.size, who); b >= 0) {
+    if (const long b = foreign_write(before.data(), w.memory.data, owner->data(), l.size, who); b >= 0) {
         std::fprintf(stderr, "pane-fuzz: %s wrote byte %ld (owner mask 0x%x)\n", who == 0 ? "the producer" : "a consumer", b,
-                     l.owner[static_cast<std::size_t>(b)]);
+                     (*owner)[static_cast<std::size_t>(b)]);
         fail("a side wrote a word it does not own", __LINE__);
     }
 }
 
+
 constexpr std::uint8_t kC0 = 1, kC1 = 2, kAnyConsumer = 0x0F;
+
+// The bytes a consumer may write in the region as its header and channel table now describe it,
+// for a consumer that attaches to a region whose geometry the fuzzer rewrote: a hostile producer
+// may lay the region out anew (move the slot table, drop channels), and a consumer can only go by
+// what it validated. Computed independently of the library from the header, the first
+// channel_count entries and each channel's control block, through the geometry formulas only;
+// any slot's holder may write what any slot may (mask kAnyConsumer). A structure whose geometry
+// does not compute adds nothing: the library refuses it. Out-of-range values are clamped to the
+// region, so the map never claims bytes past it.
+std::vector<std::uint8_t> consumer_bytes_as_described(const std::byte* region, std::uint64_t size) {
+    std::vector<std::uint8_t> owner(size, 0);
+    const auto own = [&](std::uint64_t at, std::uint64_t n) {
+        for (std::uint64_t b = at; b < size && b - at < n; ++b) owner[b] = kAnyConsumer;
+    };
+    const auto copy = [&](auto& out, std::uint64_t at) {
+        std::memset(&out, 0, sizeof(out));
+        if (at <= size && sizeof(out) <= size - at) std::memcpy(&out, region + at, sizeof(out));
+    };
+    RegionHeader h;
+    copy(h, 0);
+    const std::uint32_t n = std::min<std::uint32_t>(h.max_consumers, kMaxConsumers);
+    for (std::uint32_t i = 0; i < n; ++i) own(h.slot_table_offset + std::uint64_t{i} * sizeof(ConsumerSlot), 64);
+    const auto ring_parts = [&](std::uint64_t at, const detail::RingGeometry& g) {
+        own(at + g.cursors_offset, std::uint64_t{g.cursor_count} * sizeof(RingCursor));
+        own(at + offsetof(RingControl, sleepers), 64);
+    };
+    const std::uint32_t entries = std::min<std::uint32_t>(h.channel_count, h.channel_table_capacity);
+    for (std::uint32_t i = 0; i < entries && i < 64; ++i) {
+        ChannelEntry e;
+        copy(e, h.channel_table_offset + std::uint64_t{i} * sizeof(ChannelEntry));
+        switch (static_cast<ChannelKind>(e.kind)) {
+            case ChannelKind::ring:
+                if (const auto g = detail::ring_geometry(e.capacity, e.element_size, n)) ring_parts(e.offset, *g);
+                break;
+            case ChannelKind::frames: {
+                FrameControl c;
+                copy(c, e.offset);
+                if (const auto g = detail::frame_geometry(c.buffer_count, c.max_width, c.max_height,
+                                                          c.max_bytes_per_pixel, c.ring_capacity, n)) {
+                    ring_parts(e.offset + g->ring_offset, g->ring);
+                    own(e.offset + g->leases_offset, std::uint64_t{n} * sizeof(FrameLease));
+                }
+                break;
+            }
+            case ChannelKind::cursor_position: own(e.offset + offsetof(CursorPositionControl, sleepers), 64); break;
+            case ChannelKind::control: {
+                ControlChannelControl c;
+                copy(c, e.offset);
+                if (const auto g = detail::control_geometry(c.capacity, c.element_size, n)) {
+                    for (std::uint32_t k = 0; k < n; ++k) {
+                        const std::uint64_t ring = e.offset + g->rings_offset + k * g->ring_size;
+                        own(ring, 64);  // claim, write_pos
+                        own(ring + sizeof(ControlRingControl), g->ring_size - sizeof(ControlRingControl));
+                    }
+                }
+                break;
+            }
+            default: break;  // cursor shape: consumers only read it
+        }
+    }
+    return owner;
+}
 
 // ---- operations per target ------------------------------------------------------------------
 
@@ -454,6 +519,14 @@ void late_consumer(std::span<std::byte> region) {
     }
 }
 
+// A late consumer may write what the planned layout gives consumers, and what the region's own
+// (possibly rewritten) header and table give them.
+void late_consumer_writes(World& w) {
+    std::vector<std::uint8_t> owner = consumer_bytes_as_described(w.memory.data, layout().size);
+    for (std::size_t b = 0; b < owner.size(); ++b) owner[b] |= layout().owner[b];
+    owned_writes(w, kAnyConsumer, [&] { late_consumer(w.memory.span()); }, &owner);
+}
+
 void truncated_attach(World& w, std::size_t size) {
     const std::size_t n = std::min<std::size_t>(size, w.memory.size);
     RegionMemory& copy = RegionMemory::of_size(n);
@@ -475,7 +548,7 @@ const std::vector<Op>& ops(Target t) {
         // A forged table whose entries overlap (corpus/attach/overlap-sleepers: a cursor-position
         // entry laid over another channel's control line) made the consumer's sleeper-bit RMW land
         // on producer-owned bytes; attach now refuses overlapping structures (protocol 1.4 item 3).
-        [](World& w) { owned_writes(w, kAnyConsumer, [&] { late_consumer(w.memory.span()); }); },
+        [](World& w) { late_consumer_writes(w); },
         [](World& w) { truncated_attach(w, w.memory.size - 4096); },
         [](World& w) { truncated_attach(w, 4096); },
         [](World& w) { truncated_attach(w, sizeof(RegionHeader) + 8); },
