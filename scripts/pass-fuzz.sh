@@ -14,9 +14,10 @@ targets=(attach ring frames cursor producer control)
 passed=0
 failed=0
 if [ ! -f build-fuzz/build.ninja ]; then
+  mkdir -p build-fuzz  # the setup log goes inside it, as scripts/test.sh does
   if ! CXX=clang++ meson setup build-fuzz -Dfuzz=enabled -Dwerror=true --buildtype=debugoptimized \
-      -Dtools=disabled -Dexamples=disabled >build-fuzz.setup.log 2>&1; then
-    cat build-fuzz.setup.log; echo "pass fuzz: meson setup failed"; echo "0 passed, ${#targets[@]} failed"; exit 1
+      -Dtools=disabled -Dexamples=disabled >build-fuzz/setup.log 2>&1; then
+    cat build-fuzz/setup.log; echo "pass fuzz: meson setup failed"; echo "0 passed, ${#targets[@]} failed"; exit 1
   fi
 fi
 if ! ninja -C build-fuzz "${targets[@]/#/tests/fuzz/pane-fuzz-}"; then

@@ -60,9 +60,10 @@ if [ -f build-test/build.ninja ] && ninja -C build-test -t targets all 2>/dev/nu
 fi
 echo "building in $dir"
 if [ ! -f "$dir/build.ninja" ]; then
+  mkdir -p "$dir"  # the setup log goes inside it, as scripts/test.sh does
   if ! meson setup "$dir" -Dwerror=true --buildtype=debugoptimized -Dx11=enabled -Dviewer=enabled -Dtests=enabled \
-       -Dexamples=disabled >"$dir.setup.log" 2>&1; then
-    cat "$dir.setup.log"; verdict build 0 "meson setup failed (the X11 and SDL2 development packages?)"; finish
+       -Dexamples=disabled >"$dir/setup.log" 2>&1; then
+    cat "$dir/setup.log"; verdict build 0 "meson setup failed (the X11 and SDL2 development packages?)"; finish
   fi
 fi
 if ninja -C "$dir" "${targets[@]}"; then

@@ -9,9 +9,9 @@
 #             programs run under wine: one case, passed if everything built and ran
 # No pass checks rates (the tools end-to-end tests check content): speed is measured by the
 # benchmarks, and every pass must hold on a machine whose CPUs other processes keep busy.
-#   tsan      clang++, ThreadSanitizer, the concurrency and multiprocess suites (scaled down); not
-#             the interleaving suite, whose explorer runs one thread at a time under a mutex, so
-#             TSan would see nothing concurrent there and only slow it down
+#   tsan      clang++, ThreadSanitizer, the concurrency and multiprocess suites (scaled down; only
+#             their binaries are built); not the interleaving suite, whose explorer runs one thread
+#             at a time under a mutex, so TSan would see nothing concurrent there and only slow it
 #   qemu      g++, -Dstatic_tools=true: pane-produce in a QEMU guest (TCG, -smp 1 and -smp 2) on an
 #             IVSHMEM device, pane-consume on the host (tests/qemu/qemu_e2e.sh). Each test prints
 #             one Catch2-style summary line, so it counts as one case; it is skipped (0 cases)
@@ -160,7 +160,8 @@ for pass in $passes; do
             "tools/pane-produce tools/pane-consume tools/pane-inspect tools/pane-bench" ;;
     tsan) CXX=clang++ PANE_TEST_SCALE=${PANE_TSAN_SCALE:-0.05} TSAN_OPTIONS=halt_on_error=1 \
           run_pass tsan build-tsan "-Dwerror=true --buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dtools=disabled" \
-          "concurrency multiprocess" ;;
+          "concurrency multiprocess" \
+          "tests/pane-test-concurrency tests/pane-test-multiprocess tests/pane-test-faults capi/pane-capi-test" ;;
     mingw) run_mingw ;;
     *) if [ -f "scripts/pass-$pass.sh" ]; then run_script_pass "$pass"; else echo "unknown pass $pass"; status=1; fi ;;
   esac
