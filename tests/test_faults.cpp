@@ -527,10 +527,35 @@ const std::vector<std::string> kPublishPoints = {"ring.write.mark",      "ring.w
                                                  "test.pixels_written"};
 const std::vector<std::string> kInitPoints = {"init.mark", "init.channels", "init.publish"};
 
+// What every multi-process fault test starts from: a fresh shm object of `spec`'s size for the
+// region (initialised by whichever process produces) and a fresh board, both removed at the end.
+struct FaultStage {
+    pane_test::ShmName region_name, board_name;
+    BoardMap board;
+    map::Mapping mapping;
+
+    FaultStage(const std::string& tag, const RegionSpec& spec)
+        : region_name("faults-" + tag), board_name("faults-" + tag + "-board"),
+          board(BoardMap::create(board_name.str())), mapping(created(region_name, spec)) {}
+    // The arguments every child process starts with: the region's and the board's names.
+    [[nodiscard]] std::vector<std::string> child_args(std::vector<std::string> more = {}) const {
+        more.insert(more.begin(), {region_name.str(), board_name.str()});
+        return more;
+    }
+
+private:
+    static map::Mapping created(const pane_test::ShmName& name, const RegionSpec& spec) {
+        auto m = map::shm(name.str(), plan_region(spec)->region_size, map::OpenMode::create_only);
+        REQUIRE(m.has_value());
+        return std::move(m.value());
+    }
+};
+
+// Long-lived consumer processes 0..n-1 on a stage.
 struct Consumers {
     std::vector<Child> children;
-    Consumers(const std::string& region, const std::string& board, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) children.emplace_back("fault-consumer", std::vector<std::string>{region, board, std::to_string(i)});
+    Consumers(const FaultStage& stage, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) children.emplace_back("fault-consumer", stage.child_args({std::to_string(i)}));
     }
 };
 
@@ -552,12 +577,9 @@ TEST_CASE("faults: a producer SIGKILLed at random moments, mid-publish included,
     cycles = std::min<std::uint64_t>(cycles, kMaxCycles - 1);
     constexpr std::size_t kConsumers = 2;
 
-    pane_test::ShmName region_name("faults-kill"), board_name("faults-kill-board");
-    auto board = BoardMap::create(board_name.str());
-    const auto spec = fault_spec(kConsumerTimeoutLong, 6);
-    auto mapping = map::shm(region_name.str(), plan_region(spec)->region_size, map::OpenMode::create_only);
-    REQUIRE(mapping.has_value());
-    Consumers consumers(region_name.str(), board_name.str(), kConsumers);
+    FaultStage stage("kill", fault_spec(kConsumerTimeoutLong, 6));
+    BoardMap& board = stage.board;
+    Consumers consumers(stage, kConsumers);
 
     std::vector<double> latency_ms;
     std::uint64_t mid_publish = 0, timed = 0, in_init = 0, detections = 0, early = 0;
@@ -579,8 +601,8 @@ TEST_CASE("faults: a producer SIGKILLed at random moments, mid-publish included,
             after = 1;
         }
         INFO("cycle " << cycle << " point '" << point << "' after " << after << " (seed " << seed << ")");
-        Child producer("fault-producer", {region_name.str(), board_name.str(), std::to_string(cycle),
-                                          std::to_string(kConsumers), point, std::to_string(after)});
+        Child producer("fault-producer", stage.child_args({std::to_string(cycle), std::to_string(kConsumers), point,
+                                                           std::to_string(after)}));
         if (kind == 9) {
             // Stops inside initialisation: nobody attaches to it; kill it there.
             REQUIRE(producer.wait_stopped(kBound));
@@ -669,14 +691,11 @@ TEST_CASE("faults: a SIGSTOPped producer, mid-publish included, is reported stal
     std::mt19937_64 rng(seed);
     const std::uint64_t rounds = std::max<std::uint64_t>(2, pane_test::scaled(6));
     constexpr std::size_t kConsumers = 2;
-    pane_test::ShmName region_name("faults-stop"), board_name("faults-stop-board");
-    auto board = BoardMap::create(board_name.str());
-    const auto spec = fault_spec(kConsumerTimeoutLong, 6);
-    auto mapping = map::shm(region_name.str(), plan_region(spec)->region_size, map::OpenMode::create_only);
-    REQUIRE(mapping.has_value());
-    Consumers consumers(region_name.str(), board_name.str(), kConsumers);
+    FaultStage stage("stop", fault_spec(kConsumerTimeoutLong, 6));
+    BoardMap& board = stage.board;
+    Consumers consumers(stage, kConsumers);
     board->cycle = 1;
-    Child producer("fault-producer", {region_name.str(), board_name.str(), "1", std::to_string(kConsumers), "", "0"});
+    Child producer("fault-producer", stage.child_args({"1", std::to_string(kConsumers), "", "0"}));
     REQUIRE(pane_test::eventually([&] {
         const auto e = board->producer_epoch.load();
         return e != 0 && all_verified(*board, kConsumers, e);
@@ -829,15 +848,14 @@ TEST_CASE("faults: consumers SIGKILLed or SIGSTOPped at random moments, leasing 
     std::mt19937_64 rng(seed);
     const std::uint64_t rounds = std::max<std::uint64_t>(2, pane_test::scaled(8));
     constexpr std::size_t kConsumers = 3;
-    pane_test::ShmName region_name("faults-reap"), board_name("faults-reap-board");
-    auto board = BoardMap::create(board_name.str());
     const auto spec = fault_spec(kConsumerTimeoutReap, kConsumers + 3);
-    auto mapping = map::shm(region_name.str(), plan_region(spec)->region_size, map::OpenMode::create_only);
-    REQUIRE(mapping.has_value());
-    auto producer = ProducerSession::create(mapping->bytes(), spec).value();
+    FaultStage stage("reap", spec);
+    BoardMap& board = stage.board;
+    map::Mapping& mapping = stage.mapping;
+    auto producer = ProducerSession::create(mapping.bytes(), spec).value();
     auto tx = producer.ring<FMsg>("msgs").value();
     auto frames = producer.frames("frames").value();
-    std::byte* channel = mapping->bytes().data() + producer.plan().channels[1].entry.offset;
+    std::byte* channel = mapping.bytes().data() + producer.plan().channels[1].entry.offset;
     const auto* control = reinterpret_cast<const FrameControl*>(channel);
     const auto* states = reinterpret_cast<const FrameBufferState*>(channel + control->states_offset);
     const auto* leases = reinterpret_cast<const FrameLease*>(channel + control->leases_offset);
@@ -882,7 +900,7 @@ TEST_CASE("faults: consumers SIGKILLed or SIGSTOPped at random moments, leasing 
     const auto spawn = [&](std::size_t i) {
         auto& c = board->consumers[i];
         std::memset(static_cast<void*>(&c), 0, sizeof c);  // nobody uses this entry now
-        children[i].emplace("lease-consumer", std::vector<std::string>{region_name.str(), board_name.str(), std::to_string(i)});
+        children[i].emplace("lease-consumer", stage.child_args({std::to_string(i)}));
     };
     for (std::size_t i = 0; i < kConsumers; ++i) spawn(i);
 
@@ -1039,14 +1057,13 @@ TEST_CASE("faults: the region wiped with zeros or random bytes mid-stream: both 
     std::mt19937_64 rng(seed);
     const std::uint64_t rounds = std::max<std::uint64_t>(2, pane_test::scaled(8));
     constexpr std::size_t kConsumers = 2;
-    pane_test::ShmName region_name("faults-wipe"), board_name("faults-wipe-board");
-    auto board = BoardMap::create(board_name.str());
     const auto spec = fault_spec(kConsumerTimeoutLong, 6);
-    auto mapping = map::shm(region_name.str(), plan_region(spec)->region_size, map::OpenMode::create_only);
-    REQUIRE(mapping.has_value());
-    Consumers consumers(region_name.str(), board_name.str(), kConsumers);
-    Child producer("wipe-producer", {region_name.str(), board_name.str()});
-    const auto bytes = mapping->bytes();
+    FaultStage stage("wipe", spec);
+    BoardMap& board = stage.board;
+    map::Mapping& mapping = stage.mapping;
+    Consumers consumers(stage, kConsumers);
+    Child producer("wipe-producer", stage.child_args());
+    const auto bytes = mapping.bytes();
     std::uint64_t zeros = 0, random = 0, clean_errors = 0;
     std::uint64_t epoch = 0;
     for (std::uint64_t round = 0; round <= rounds; ++round) {
@@ -1205,22 +1222,20 @@ const pane_test::RegisterChild truncated_reader("truncated-reader", [](const std
 
 TEST_CASE("faults: an object truncated after attach raises SIGBUS in whoever touches the lost pages (documented, "
           "not handled)", "[multiprocess][faults]") {
-    pane_test::ShmName name("faults-trunc-live"), board_name("faults-trunc-live-board");
-    auto board = BoardMap::create(board_name.str());
-    RegionSpec spec = fault_spec(kConsumerTimeoutLong, 3);
+    const RegionSpec spec = fault_spec(kConsumerTimeoutLong, 3);
     const std::uint64_t full = plan_region(spec)->region_size;
-    auto mapping = map::shm(name.str(), full, map::OpenMode::create_only);
-    REQUIRE(mapping.has_value());
-    auto producer = ProducerSession::create(mapping->bytes(), spec);
+    FaultStage stage("trunc-live", spec);
+    BoardMap& board = stage.board;
+    auto producer = ProducerSession::create(stage.mapping.bytes(), spec);
     REQUIRE(producer.has_value());
-    Child reader("truncated-reader", {name.str(), board_name.str()});
+    Child reader("truncated-reader", stage.child_args());
     REQUIRE(pane_test::eventually([&] { return board->consumers[0].attached_epoch.load() == producer->epoch(); }, kBound));
-    truncate_shm(name.str(), static_cast<off_t>(full / 2));
+    truncate_shm(stage.region_name.str(), static_cast<off_t>(full / 2));
     board->stop = 1;
     const auto exit = reader.wait(kBound);
     REQUIRE(exit.has_value());
     std::printf("truncated after attach: the reader ended with status %d (%d = SIGBUS; under ASan its report)\n", *exit,
                 128 + SIGBUS);
     CHECK(*exit != 0);
-    truncate_shm(name.str(), static_cast<off_t>(full));  // before the producer's close writes the header
+    truncate_shm(stage.region_name.str(), static_cast<off_t>(full));  // before the producer's close writes the header
 }

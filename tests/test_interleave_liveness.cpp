@@ -19,15 +19,7 @@
 
 using namespace pane;
 using namespace std::chrono_literals;
-using pane_test::explore_interleavings;
-using pane_test::InterleaveOptions;
-using pane_test::InterleaveRun;
-using pane_test::Outcomes;
-using pane_test::bounded;
-using pane_test::check_every_order;
-using pane_test::Copied;
-using pane_test::copy_and_verify;
-using pane_test::check_copy;
+using namespace pane_test;  // the explorer and the checks in interleave_checks.hpp
 
 namespace {
 
