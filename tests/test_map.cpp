@@ -80,6 +80,23 @@ TEST_CASE("a second producer is refused while the first heartbeats; take_over re
     REQUIRE(second.has_value());
     CHECK_FALSE(first.owns_region());
     CHECK(second->owns_region());
+    {
+        // The replaced session writes nothing into its successor's region: no heartbeat (which
+        // would hide the successor's death), no reap or eviction of the successor's consumers,
+        // and its close (its destructor) does not mark the region closed under them.
+        auto consumer = ConsumerSession::attach(region.bytes()).value();
+        const auto& header = *reinterpret_cast<const RegionHeader*>(region.bytes().data());
+        const std::uint64_t beat = header.producer_heartbeat;
+        first.tick(Clock::now() + std::chrono::hours(1));
+        CHECK(header.producer_heartbeat == beat);
+        for (std::uint32_t slot = 0; slot < spec.max_consumers; ++slot) CHECK_FALSE(first.evict(slot));
+        CHECK(consumer.tick() == SessionStatus::ok);
+        first.close();
+        CHECK(header.producer_state == static_cast<std::uint32_t>(ProducerState::ready));
+        CHECK(consumer.tick() == SessionStatus::ok);
+        second->tick(Clock::now() + std::chrono::hours(1));
+        CHECK(header.producer_heartbeat != beat);
+    }
     // A region whose producer stopped heartbeating (dead) is taken without take_over.
     auto third = ProducerSession::create(region.bytes(), spec, ProducerOptions{10ms});
     REQUIRE(third.has_value());

@@ -151,8 +151,12 @@ public:
     // Heartbeat (at most once per heartbeat period) and consumer liveness. Call it regularly,
     // at least a few times per heartbeat period; it is cheap when nothing is due.
     void tick() noexcept { tick(Clock::now()); }
+    // Once another producer has taken the region over (owns_region() false), it writes nothing:
+    // its heartbeat would hide the new producer's death, and its reaps (the roster checks too,
+    // for the reaps of a lossless push's wait and evict) would judge slots no longer its own.
     void tick(Clock::time_point now) noexcept {
         State& s = *state_;
+        if (!owns_region()) return;
         if (now - s.last_beat >= s.heartbeat_period) {
             s.last_beat = now;
             ++s.heartbeat;
@@ -161,10 +165,16 @@ public:
         s.roster.refresh(now);
     }
 
-    // Marks the region closed: consumers see it on their next tick. Idempotent.
+    // Marks the region closed: consumers see it on their next tick. Idempotent. A session whose
+    // region another producer has taken over leaves it alone: the region is the successor's,
+    // whose consumers would otherwise see it closed. Not excluded: a successor whose whole
+    // initialisation ends between this check and the store below (two instructions apart, against
+    // an initialisation that includes its grace wait); its region then reads closed until it
+    // initialises again.
     void close() noexcept {
         if (!state_ || state_->closed) return;
         state_->closed = true;
+        if (!owns_region()) return;
         // Pairs with ConsumerSession::tick's load_acquire(producer_state).
         detail::store_release(state_->header->producer_state, static_cast<std::uint32_t>(ProducerState::closed));
     }
@@ -370,7 +380,7 @@ private:
             detail::write_combining_fence();
             epoch = detail::fresh_epoch(previous_epoch);
             init_count = previous_inits + 1;
-            roster = detail::ConsumerRoster(slots, max_consumers, epoch, consumer_timeout, asymmetric_wakes);
+            roster = detail::ConsumerRoster(slots, max_consumers, epoch, consumer_timeout, asymmetric_wakes, &header->epoch);
             for (std::uint32_t i = 0; i < max_consumers; ++i) roster.note_released(i, released[i]);
             // Everything above happens-before a consumer's load_acquire of epoch/state/magic.
             PANE_SCHEDULE_POINT("init.publish");

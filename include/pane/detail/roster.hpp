@@ -55,10 +55,13 @@ struct SlotRange {
 class ConsumerRoster {
 public:
     // `asymmetric_wakes`: this epoch's kRegionFlagAsymmetricWake (the producer's process is
-    // registered for membarrier barriers).
+    // registered for membarrier barriers). `region_epoch`, when given, is the header's epoch word:
+    // once it no longer says `epoch`, another producer has taken the region over and the roster
+    // reaps nothing more (protocol 6.8, "A replaced producer").
     ConsumerRoster(ConsumerSlot* slots, std::uint32_t count, std::uint64_t epoch, Clock::duration timeout,
-                   bool asymmetric_wakes) noexcept
-        : slots_(slots), count_(count), epoch_(epoch), timeout_(timeout), asymmetric_wakes_(asymmetric_wakes) {}
+                   bool asymmetric_wakes, const std::uint64_t* region_epoch = nullptr) noexcept
+        : slots_(slots), count_(count), epoch_(epoch), timeout_(timeout), asymmetric_wakes_(asymmetric_wakes),
+          region_epoch_(region_epoch) {}
 
     // At (re)initialisation, after the slot's reaped_claim was laid out as `released`: the
     // roster's own record of that verdict (never read back from the region).
@@ -76,6 +79,7 @@ public:
 
     // Scans every slot: notes new holders, records heartbeat movement, reaps the silent.
     void refresh(Clock::time_point now) noexcept {
+        if (!owns_slots()) return;
         last_refresh_ = now;
         refreshed_ = true;
         for (std::uint32_t i = 0; i < count_; ++i) refresh_slot(i, now);
@@ -99,7 +103,7 @@ public:
     // the slot is ignored too (no cursor, lease or control ring of that slot counts, and it is
     // never live) until unblock() or the next initialisation. Returns whether a holder was reaped.
     bool evict(std::uint32_t index, bool block) noexcept {
-        if (index >= count_) return false;
+        if (index >= count_ || !owns_slots()) return false;
         if (block) blocked_ |= std::uint64_t{1} << index;
         const std::uint64_t claim = load_acquire(slots_[index].claim);  // pairs with consumers' claim CAS
         const bool held = claim_held(claim) && claim != reaped_[index];
@@ -143,6 +147,11 @@ public:
     [[nodiscard]] std::uint64_t reaped_total() const noexcept { return reaped_total_; }
 
 private:
+    // Pairs with the store_release of `epoch` by whichever producer initialised the region last.
+    [[nodiscard]] bool owns_slots() const noexcept {
+        return region_epoch_ == nullptr || load_acquire(*region_epoch_) == epoch_;
+    }
+
     void refresh_slot(std::uint32_t i, Clock::time_point now) noexcept {
         ConsumerSlot& slot = slots_[i];
         const std::uint64_t bit = std::uint64_t{1} << i;
@@ -205,6 +214,7 @@ private:
     std::uint64_t live_mask_ = 0;
     std::uint64_t heavy_fence_missing_ = 0;  // holders that may sleep on our futex, without the feature
     bool asymmetric_wakes_ = false;
+    const std::uint64_t* region_epoch_ = nullptr;  // the header's epoch word (owns_slots)
     bool refreshed_ = false;  // light_wakes() needs one scan of the slots first
     std::uint64_t reaped_total_ = 0;
     std::array<std::uint64_t, kMaxConsumers> claims_{};
