@@ -34,6 +34,7 @@
 #include <pane/pane.hpp>
 
 #include "cli.hpp"
+#include "display_producer.hpp"
 #include "display_spec.hpp"
 #include "pattern.hpp"
 #include "region_source.hpp"
@@ -104,15 +105,6 @@ constexpr std::array<std::string_view, 3> kShapeNames{"color", "monochrome", "ma
 std::uint64_t bounded(const pt::Options& opt, const std::string& key, std::uint64_t def, std::uint64_t lo,
                       std::uint64_t hi) {
     return opt.num_in(key, def, lo, hi);
-}
-
-std::uint32_t parse_dimension(std::string_view s) {
-    std::uint32_t v = 0;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || end != s.data() + s.size() || v == 0 || v > pane::kMaxFrameDimension) {
-        throw pt::UsageError(fmt::format("--size wants WxH, each 1..{}", pane::kMaxFrameDimension));
-    }
-    return v;
 }
 
 pane::FrameFormat parse_format(std::string_view s) {
@@ -265,11 +257,9 @@ int run(int argc, char** argv) {
         return 0;
     }
     const pt::RegionSource source = pt::parse_region_source(opt);
-    const std::string size_arg = opt.str("size", "1920x1080");
-    const auto x = size_arg.find('x');
-    if (x == std::string::npos) throw pt::UsageError("--size wants WxH");
-    const std::uint32_t width = parse_dimension(std::string_view(size_arg).substr(0, x));
-    const std::uint32_t height = parse_dimension(std::string_view(size_arg).substr(x + 1));
+    const auto frame_size = pt::parse_frame_size(opt.str("size", "1920x1080"));
+    const std::uint32_t width = frame_size.first;
+    const std::uint32_t height = frame_size.second;
     const pane::FrameFormat format = parse_format(opt.str("format", "bgra8"));
     const std::uint32_t bpp = pane::bytes_per_pixel(format);
     const auto fps = bounded(opt, "fps", 60, 1, 1000);
@@ -293,61 +283,25 @@ int run(int argc, char** argv) {
     layout.max_height = height;
     layout.max_bytes_per_pixel = bpp;
     layout.buffers = buffers;
-    const pane::RegionSpec spec = pt::display_spec(layout);
-    const auto plan = pane::plan_region(spec);
-    if (!plan) {
-        fmt::print(stderr, "pane-produce: cannot lay out the region: {}\n", pane::describe(plan.error()));
-        return 1;
-    }
-    const std::uint64_t region_size = opt.has("region-size") ? opt.num("region-size", 0) : plan->region_size;
-    if (region_size < plan->region_size) {
+    const std::uint64_t region_size = opt.num("region-size", 0);  // 0: what the layout needs
+    if (const auto plan = pane::plan_region(pt::display_spec(layout)); plan && opt.has("region-size") &&
+                                                                       region_size < plan->region_size) {
         throw pt::UsageError(fmt::format("--region-size {} is below the {} bytes this layout needs", region_size,
                                          plan->region_size));
     }
-
-    // Never lay a region over someone else's file: only a Pane region, an empty or all-zero
-    // object, or a new one, unless --force. And whatever we create is removed if we fail.
-    const auto before = source.existing();
-    if (before.foreign && !opt.has("force")) {
-        fmt::print(stderr, "pane-produce: {} exists and is not a Pane region ({} bytes); refusing to overwrite it "
-                           "(--force to overwrite)\n", source.label(), before.size);
-        return 1;
-    }
-    struct RemoveIfCreated {
-        const pt::RegionSource& source;
-        bool armed;
-        ~RemoveIfCreated() {
-            if (armed) source.remove();
-        }
-    } cleanup{source, !before.exists && source.kind != pt::RegionSource::Kind::ivshmem};
-
-    auto mapping = source.map_for_producer(region_size);
-    if (!mapping) {
-        fmt::print(stderr, "pane-produce: {}\n", pt::map_failure(source, region_size, mapping.error(), layout));
-        return 1;
-    }
-    fmt::print(stderr, "pane-produce: {}: {} bytes mapped, the layout needs {} bytes ({}); {}x{} {}, {} buffers\n",
-               mapping->description(), mapping->size(), plan->region_size, mib(plan->region_size), width, height,
-               format_name(format), buffers);
-
-    pane::ProducerOptions popts;
-    popts.write_combining = mapping->write_combining();
-    auto session = pane::ProducerSession::create(mapping->bytes(), spec, popts);
-    if (!session) {
-        fmt::print(stderr, "pane-produce: cannot initialise {}: {}\n", mapping->description(),
-                   pane::describe(session.error()));
-        return 1;
-    }
-    pane::ProducerSession& producer = session.value();
     std::string why;
-    auto display = pt::open_display_producers(producer, why);
+    auto display = pt::start_display_producer(source, layout, region_size, opt.has("force"), why);
     if (!display) {
         fmt::print(stderr, "pane-produce: {}\n", why);
         return 1;
     }
-    cleanup.armed = false;  // the region is up: it stays in place from here on, as documented
-    pane::FrameProducer& frames = display->frames;
-    pane::ControlReceiver& control = display->control;
+    fmt::print(stderr, "pane-produce: {}: {} bytes mapped, the layout needs {} bytes ({}); {}x{} {}, {} buffers\n",
+               display->mapping.description(), display->mapping.size(), display->layout_bytes,
+               mib(display->layout_bytes), width, height, format_name(format), buffers);
+    const pane::map::Mapping& mapping = display->mapping;
+    pane::ProducerSession& producer = display->session;
+    pane::FrameProducer& frames = display->channels.frames;
+    pane::ControlReceiver& control = display->channels.control;
 
     struct sigaction action {};
     action.sa_handler = on_signal;
@@ -366,8 +320,8 @@ int run(int argc, char** argv) {
     const pt::PatternWriter pattern(std::size_t{width} * bpp);
     std::atomic<bool> stop_cursor{false};
     CursorStats cursor;
-    std::thread cursor_thread(run_cursor, std::ref(display->shapes), std::ref(display->positions), width, height,
-                              cursor_hz, shape_period, std::cref(stop_cursor), std::ref(cursor));
+    std::thread cursor_thread(run_cursor, std::ref(display->channels.shapes), std::ref(display->channels.positions),
+                              width, height, cursor_hz, shape_period, std::cref(stop_cursor), std::ref(cursor));
     // Stops and joins the cursor thread on every way out of this scope, exceptions included.
     struct CursorJoin {
         std::atomic<bool>& stop;
@@ -516,7 +470,8 @@ int run(int argc, char** argv) {
             "\"control\":{{\"accepted\":{},\"rejected\":{},\"by_type\":{{\"{}\":{},\"{}\":{},\"{}\":{},\"{}\":{}}}}},"
             "\"consumers\":{{\"seen\":{},\"peak_live\":{},\"reaped\":{}}},"
             "\"duration_s\":{:.3f},\"stopped_by\":\"{}\",\"error\":{},\"ok\":{}}}\n",
-            json_string(mapping->description()), mapping->size(), plan->region_size, width, height, format_name(format),
+            json_string(mapping.description()), mapping.size(), display->layout_bytes, width, height,
+            format_name(format),
             bpp, buffers, damage_count, fps, published, static_cast<double>(published) / seconds,
             frames.frames_dropped(), late_skipped, ms(wp.p50), ms(wp.p99), ms(wp.max), cursor_hz, positions,
             static_cast<double>(positions) / seconds, cursor.skipped_ticks, shapes_total, kShapeNames[0],
@@ -530,8 +485,8 @@ int run(int argc, char** argv) {
     const auto row = [](std::string_view label, const std::string& value, const std::string& note = {}) {
         fmt::print("  {:<30} {:>14}  {}\n", label, value, note);
     };
-    fmt::print("Pane producer (pid {}) on {}: {} mapped, layout {} bytes\n", ::getpid(), mapping->description(),
-               mib(mapping->size()), plan->region_size);
+    fmt::print("Pane producer (pid {}) on {}: {} mapped, layout {} bytes\n", ::getpid(), mapping.description(),
+               mib(mapping.size()), display->layout_bytes);
     fmt::print("  {}x{} {} ({} B/pixel), {} buffers of {}, {}\n\n", width, height, format_name(format), bpp, buffers,
                mib(frames.buffer_size()),
                damage_count == 0 ? std::string("full frames") : fmt::format("{} damage rects per frame", damage_count));

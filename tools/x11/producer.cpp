@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <poll.h>
@@ -33,6 +34,7 @@
 
 #include <pane/pane.hpp>
 
+#include "../display_producer.hpp"
 #include "../display_spec.hpp"
 #include "../region_source.hpp"
 #include "capture.hpp"
@@ -107,16 +109,6 @@ void run_cursor(PointerWatcher& watcher, pane::CursorShapeProducer& shapes, pane
     }
 }
 
-std::uint32_t dimension(std::string_view s) {
-    std::uint32_t v = 0;
-    for (const char c : s) {
-        if (c < '0' || c > '9' || v > pane::kMaxFrameDimension) throw std::invalid_argument("--size wants WxH");
-        v = v * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    if (v == 0 || v > pane::kMaxFrameDimension) throw std::invalid_argument("--size wants WxH, each 1..16384");
-    return v;
-}
-
 }  // namespace
 
 int run_x11_producer(const Options& opt) {
@@ -147,44 +139,21 @@ int run_x11_producer(const Options& opt) {
     DisplayLayout layout;
     layout.max_width = grabber->size().width;
     layout.max_height = grabber->size().height;
-    if (opt.has("size")) {
-        const std::string s = opt.str("size", "");
-        const auto x = s.find('x');
-        if (x == std::string::npos) throw std::invalid_argument("--size wants WxH");
-        layout.max_width = dimension(std::string_view(s).substr(0, x));
-        layout.max_height = dimension(std::string_view(s).substr(x + 1));
-    }
+    if (opt.has("size")) std::tie(layout.max_width, layout.max_height) = parse_frame_size(opt.str("size", ""));
     layout.max_bytes_per_pixel = 4;
     layout.buffers = buffers;
-    const pane::RegionSpec spec = display_spec(layout);
-    const auto plan = pane::plan_region(spec);
-    if (!plan) {
-        fmt::print(stderr, "pane-produce: cannot lay out the region: {}\n", pane::describe(plan.error()));
-        return 1;
-    }
-    auto mapping = source.map_for_producer(plan->region_size);
-    if (!mapping) {
-        fmt::print(stderr, "pane-produce: {}\n", map_failure(source, plan->region_size, mapping.error(), layout));
-        return 1;
-    }
-    pane::ProducerOptions popts;
-    popts.write_combining = mapping->write_combining();
-    auto session = pane::ProducerSession::create(mapping->bytes(), spec, popts);
-    if (!session) {
-        fmt::print(stderr, "pane-produce: cannot initialise {}: {}\n", mapping->description(),
-                   pane::describe(session.error()));
-        return 1;
-    }
-    pane::ProducerSession& producer = session.value();
-    auto channels = open_display_producers(producer, why);
-    if (!channels) {
+    auto running = start_display_producer(source, layout, 0, opt.has("force"), why);
+    if (!running) {
         fmt::print(stderr, "pane-produce: {}\n", why);
         return 1;
     }
-    pane::FrameProducer& frames = channels->frames;
-    pane::ControlReceiver& control = channels->control;
+    const pane::map::Mapping& mapping = running->mapping;
+    pane::ProducerSession& producer = running->session;
+    DisplayProducers& channels = running->channels;
+    pane::FrameProducer& frames = channels.frames;
+    pane::ControlReceiver& control = channels.control;
     fmt::print(stderr, "pane-produce: X display '{}' {}x{} into {} (frames up to {}x{}, {} buffers)\n", display,
-               grabber->size().width, grabber->size().height, mapping->description(), layout.max_width,
+               grabber->size().width, grabber->size().height, mapping.description(), layout.max_width,
                layout.max_height, buffers);
 
     struct sigaction action {};
@@ -195,7 +164,7 @@ int run_x11_producer(const Options& opt) {
 
     std::atomic<bool> stop{false};
     CursorCounts cursor;
-    std::thread cursor_thread(run_cursor, std::ref(*watcher), std::ref(channels->shapes), std::ref(channels->positions),
+    std::thread cursor_thread(run_cursor, std::ref(*watcher), std::ref(channels.shapes), std::ref(channels.positions),
                               128u, pointer_hz, std::cref(stop), std::ref(cursor));
     struct Join {
         std::atomic<bool>& stop;
@@ -355,7 +324,7 @@ int run_x11_producer(const Options& opt) {
     const auto row = [](std::string_view label, const std::string& value, const std::string& note = {}) {
         fmt::print("  {:<30} {:>14}  {}\n", label, value, note);
     };
-    fmt::print("Pane X11 producer (pid {}) on {}: display '{}' {}x{}\n\n", ::getpid(), mapping->description(), display,
+    fmt::print("Pane X11 producer (pid {}) on {}: display '{}' {}x{}\n\n", ::getpid(), mapping.description(), display,
                grabber->size().width, grabber->size().height);
     row("frames published", fmt::format("{}", published),
         fmt::format("{} whole, {} with damage ({:.1f} rects each)", full_frames, damage_frames,
