@@ -207,9 +207,7 @@ int run_child(const pt::Options& opt) {
             throw BenchError("unknown child job " + job.kind);
         }
     } catch (const std::exception& e) {
-        std::snprintf(ctl->report.error, sizeof ctl->report.error, "child: %s", e.what());
-        ctl->reported.store(1);
-        std::_Exit(1);  // threads may still hold our stack: no destructors
+        child_fail(ctl, e.what());
     }
     return 0;
 }

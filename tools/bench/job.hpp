@@ -9,6 +9,8 @@
 //   parent: stop CPU accounting; judge whether other processes used our CPUs meanwhile
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -192,6 +194,15 @@ Window run_window(ControlMap& ctl, const Job& job, ParentLinks& links, const std
     g_peer_alive = [] { return true; };
     if (code != 0) fail(fmt::format("the child exited with status {}", code));
     return w;
+}
+
+// Ends a child that failed: the error goes into its report, then the process exits at once. No
+// destructor runs (no unwinding either): a consumer thread may still be reading a region that a
+// destructor would unmap under it, and a crash there would lose the message.
+[[noreturn]] inline void child_fail(ControlMap& ctl, const char* what) noexcept {
+    std::snprintf(ctl->report.error, sizeof ctl->report.error, "child: %s", what);
+    ctl->reported.store(1);
+    std::_Exit(1);
 }
 
 // The child's side of the window around `body`, after its own set-up.

@@ -377,15 +377,17 @@ void child_stream(ControlMap& ctl, const Job& job) {
     std::vector<std::thread> threads;
     for (unsigned i = 1; i < n; ++i) {
         threads.emplace_back([&, i] {
+            bool subscribed = false;
             try {
                 with_child_rx<S>(job, links, ctl.get(), i, [&](auto& rx) {
+                    subscribed = true;
                     settled.fetch_add(1);
                     go.wait(0);
                     tallies[i] = stream_in<S>(rx);
                 });
-            } catch (const BenchError& e) {
+            } catch (const std::exception& e) {  // BenchError, or a Result misused (bad_result_access)
                 failures[i] = e.what();
-                settled.fetch_add(1);
+                if (!subscribed) settled.fetch_add(1);
             }
         });
     }
@@ -411,11 +413,10 @@ void child_stream(ControlMap& ctl, const Job& job) {
                 ctl->done.store(1);
             });
         });
-    } catch (...) {
-        go.store(1);
-        go.notify_all();
-        for (auto& th : threads) th.detach();  // we are about to exit with the error
-        throw;
+    } catch (const std::exception& e) {
+        // Here, before unwinding: the consumer threads may still be reading the region that
+        // `links` maps, and would fault once its destructor unmapped it.
+        child_fail(ctl, e.what());
     }
 }
 
