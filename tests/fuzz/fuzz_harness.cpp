@@ -412,7 +412,6 @@ void owned_writes(World& w, std::uint8_t who, Op&& op, const std::vector<std::ui
     }
 }
 
-
 constexpr std::uint8_t kC0 = 1, kC1 = 2, kAnyConsumer = 0x0F;
 
 // The bytes a consumer may write in the region as its header and channel table now describe it,
