@@ -28,6 +28,9 @@ passes=${PANE_PASSES:-"main asan qemu tsan"}
 total_passed=0
 total_failed=0
 status=0
+# One line per failure, printed again just before the closing lines: a CI log shown only by its
+# end still says what failed.
+failure_notes=()
 
 # Adds up Catch2's per-binary summaries from a meson test log.
 count_cases() {
@@ -71,6 +74,10 @@ run_pass() {
   echo "pass $name: $p passed, $f failed"
   total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
   [ "$rc" -eq 0 ] || status=1
+  if [ "$f" -ne 0 ]; then
+    local t
+    while IFS= read -r t; do failure_notes+=("$name: $t"); done < <(grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT) ' "$dir/meson-logs/testlog.txt" | awk '!seen[$0]++' | head -n 5)
+  fi
 }
 
 # The Windows pass has no Catch2 binaries: it is one case, passed when the cross build succeeds
@@ -95,6 +102,7 @@ run_mingw() {
     echo "pass mingw: 1 passed, 0 failed ($ran)"; total_passed=$((total_passed + 1))
   else
     echo "pass mingw: 0 passed, 1 failed"; total_failed=$((total_failed + 1)); status=1
+    failure_notes+=("mingw: the cross build or a test under wine failed (its log above)")
   fi
 }
 
@@ -112,6 +120,8 @@ run_bench() {
   else
     echo "bench: 0 passed, 1 failed (a message failed verification or a measurement crashed)"
     total_failed=$((total_failed + 1)); status=1
+    local e
+    while IFS= read -r e; do failure_notes+=("bench: $e"); done < <(grep -E '^pane-bench: |^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT) ' build-test/meson-logs/testlog.txt | awk '!seen[$0]++' | head -n 5)
   fi
 }
 
@@ -129,6 +139,8 @@ run_script_pass() {
   else
     echo "pass $name: its script printed no closing \"N passed, N failed\" line"; f=1
   fi
+  local line
+  while IFS= read -r line; do failure_notes+=("$name: $line"); done < <(grep -E '(^|: )FAIL' "$log" | head -n 5)
   rm -f "$log"
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   echo "pass $name: $p passed, $f failed"
@@ -169,6 +181,10 @@ for pass in $passes; do
 done
 echo "=== wall time per pass (setup, build and tests; $SECONDS s in all)"
 printf '%s\n' "${timings[@]}"
+if [ "${#failure_notes[@]}" -gt 0 ]; then
+  echo "=== what failed (the first lines of each)"
+  printf '%s\n' "${failure_notes[@]}"
+fi
 echo "${total_passed} passed, ${total_failed} failed"
 [ "$total_failed" -eq 0 ] || status=1
 exit $status
