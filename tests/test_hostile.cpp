@@ -244,7 +244,7 @@ struct ProducerLoop {
         shape = {};
         pos = {};
         control = {};
-        session.reset();  // marks the region closed
+        session.reset();  // marks the region closed (if no other producer took it over)
     }
 
     [[nodiscard]] FrameStatus publish_frame(std::uint8_t value) {

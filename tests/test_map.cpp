@@ -4,6 +4,7 @@
 #include <atomic>
 #include <filesystem>
 #include <thread>
+#include <vector>
 
 #include <fstream>
 
@@ -87,8 +88,15 @@ TEST_CASE("a second producer is refused while the first heartbeats; take_over re
         auto consumer = ConsumerSession::attach(region.bytes()).value();
         const auto& header = *reinterpret_cast<const RegionHeader*>(region.bytes().data());
         const std::uint64_t beat = header.producer_heartbeat;
+        const auto* slots = reinterpret_cast<const ConsumerSlot*>(region.bytes().data() + header.slot_table_offset);
+        std::vector<std::uint64_t> reap_counts;
+        for (std::uint32_t i = 0; i < spec.max_consumers; ++i) reap_counts.push_back(slots[i].reap_count);
+        // Two ticks an hour apart: the first would note the consumer's claim, the second reap it.
         first.tick(Clock::now() + std::chrono::hours(1));
+        first.tick(Clock::now() + std::chrono::hours(2));
         CHECK(header.producer_heartbeat == beat);
+        CHECK(consumer.tick() == SessionStatus::ok);
+        for (std::uint32_t i = 0; i < spec.max_consumers; ++i) CHECK(slots[i].reap_count == reap_counts[i]);
         for (std::uint32_t slot = 0; slot < spec.max_consumers; ++slot) CHECK_FALSE(first.evict(slot));
         CHECK(consumer.tick() == SessionStatus::ok);
         first.close();

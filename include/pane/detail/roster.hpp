@@ -198,6 +198,9 @@ private:
     void reap(std::uint32_t i, std::uint64_t claim) noexcept {
         ConsumerSlot& slot = slots_[i];
         PANE_SCHEDULE_POINT("roster.reap");
+        // Again here, not only per scan: a producer stopped in the middle of a scan and taken
+        // over meanwhile must not write into its successor's slots (which may now be other bytes).
+        if (!owns_slots()) return;
         reaped_[i] = claim;
         store_relaxed(slot.reap_count, ++reap_counts_[i]);  // published, never read back
         // Pairs with a claiming consumer's load_acquire(reaped_claim) before its compare-exchange,
