@@ -20,6 +20,7 @@
 #include <bit>
 #include <cerrno>
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -1084,13 +1085,23 @@ TEST_CASE("faults: the region wiped with zeros or random bytes mid-stream: both 
             clean_errors += board->consumers[i].errors.load() + board->consumers[i].torn_frames.load() - errors[i];
         }
         if (round == rounds) break;
-        // The wipe, by this process, while both children run: the whole region, word by word.
+        // The wipe, by this process, while both children run: the whole region, word by word, the
+        // header's epoch word last. The producer re-initialises once it sees its epoch gone; with
+        // the epoch first (where a plain sweep would put it), a producer that re-initialised while
+        // a descheduled sweep had not finished would have the rest of its new layout wiped under
+        // it, unseen, and nobody could recover: a loaded machine made that happen.
         INFO("round " << round << " (seed " << seed << ")");
         const bool with_zeros = rng() % 2 == 0;
         auto* words = reinterpret_cast<std::uint64_t*>(bytes.data());
+        constexpr std::size_t kEpochWord = offsetof(RegionHeader, epoch) / 8;
+        static_assert(offsetof(RegionHeader, epoch) % 8 == 0);
         for (std::size_t i = 0; i < bytes.size() / 8; ++i) {
-            std::atomic_ref<std::uint64_t>(words[i]).store(with_zeros ? 0 : rng(), std::memory_order_relaxed);
+            if (i != kEpochWord) {
+                std::atomic_ref<std::uint64_t>(words[i]).store(with_zeros ? 0 : rng(), std::memory_order_relaxed);
+            }
         }
+        // Pairs with the producer's load_acquire in owns_region(): the wipe is visible before it.
+        std::atomic_ref<std::uint64_t>(words[kEpochWord]).store(with_zeros ? 0 : rng(), std::memory_order_release);
         (with_zeros ? zeros : random) += 1;
     }
     board->stop = 1;
