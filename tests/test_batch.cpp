@@ -141,6 +141,22 @@ TEST_CASE("a timeout starts when the call first waits; a Deadline is absolute", 
     CHECK(rx.pop(out, SpinThenSleep{}, Deadline::at(Clock::now() - 1s)).status == PopStatus::timed_out);
 }
 
+// A zero or past limit ("one more look") must not cost the spin a long wait starts with: every
+// strategy reads the clock after each kPollsPerClockRead polls and stops there. Counted, not
+// timed, so a loaded machine cannot make it pass or fail.
+TEST_CASE("a wait whose deadline has passed polls at most one clock read's worth", "[wait]") {
+    const AnyWait strategies[] = {AutoWait{}, BusySpin{}, SpinThenYield{}, SpinThenSleep{}, FutexWait{}};
+    for (const AnyWait& strategy : strategies) {
+        INFO(wait_name(strategy));
+        unsigned polls = 0;
+        const auto never = [&polls] { return ++polls == 0; };
+        CHECK(wait_for(strategy, never, NoSleeper{}, Deadline::at(Clock::now() - 1ms)) == WaitStatus::timed_out);
+        CHECK(polls >= 1);
+        // The burst, the look after it, and the last look before a strategy reports timed_out.
+        CHECK(polls <= detail::kPollsPerClockRead + 3);
+    }
+}
+
 TEST_CASE("a producer publishes with light fences only while every local holder issues heavy ones", "[session][wait]") {
     Fixture f(ring_of<Msg>("r", 8, RingPolicy::lossless));
     const bool registered = detail::register_for_light_fences();

@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <type_traits>
 #include <string_view>
@@ -113,11 +114,16 @@ namespace detail {
 // Clock reads cost tens of nanoseconds; spinners look at the clock once per this many polls.
 inline constexpr unsigned kPollsPerClockRead = 64;
 
+// Polls ready() up to `spins` times, and stops early once the deadline has passed: the clock is
+// read after every kPollsPerClockRead polls, so a wait with a short or zero limit (a "try once
+// more" with 0 ms) spins at most that many polls, not the whole spin a long wait begins with.
+// True when ready() was.
 template <class Ready>
-[[nodiscard]] bool spin_phase(Ready& ready, unsigned spins) {
-    for (unsigned i = 0; i < spins; ++i) {
+[[nodiscard]] bool spin_phase(Ready& ready, unsigned spins, Deadline deadline) {
+    for (unsigned polls = 1; polls <= spins; ++polls) {
         if (ready()) return true;
         cpu_relax();
+        if (polls % kPollsPerClockRead == 0 && deadline.passed(Clock::now())) break;
     }
     return ready();
 }
@@ -127,10 +133,12 @@ struct BusySpin {
     static constexpr std::string_view name = "spin";
     template <class Ready, Sleeper S>
     WaitStatus wait(Ready&& ready, const S&, Deadline deadline) const {
-        for (;;) {
-            if (detail::spin_phase(ready, detail::kPollsPerClockRead)) return WaitStatus::ready;
+        // spin_phase ends only when ready() is true or the deadline has passed (or after 2^32
+        // polls, when it goes round again).
+        while (!detail::spin_phase(ready, std::numeric_limits<unsigned>::max(), deadline)) {
             if (deadline.passed(Clock::now())) return WaitStatus::timed_out;
         }
+        return WaitStatus::ready;
     }
 };
 
@@ -139,7 +147,7 @@ struct SpinThenYield {
     unsigned spins = 2000;
     template <class Ready, Sleeper S>
     WaitStatus wait(Ready&& ready, const S&, Deadline deadline) const {
-        if (detail::spin_phase(ready, spins)) return WaitStatus::ready;
+        if (detail::spin_phase(ready, spins, deadline)) return WaitStatus::ready;
         for (;;) {
             if (ready()) return WaitStatus::ready;
             if (deadline.passed(Clock::now())) return WaitStatus::timed_out;
@@ -154,7 +162,7 @@ struct SpinThenSleep {
     std::chrono::microseconds slice{50};
     template <class Ready, Sleeper S>
     WaitStatus wait(Ready&& ready, const S&, Deadline deadline) const {
-        if (detail::spin_phase(ready, spins)) return WaitStatus::ready;
+        if (detail::spin_phase(ready, spins, deadline)) return WaitStatus::ready;
         for (;;) {
             if (ready()) return WaitStatus::ready;
             const auto now = Clock::now();
@@ -198,7 +206,7 @@ template <class Ready, Sleeper S>
 template <class Ready, Sleeper S, class SleepWithoutFutex>
 [[nodiscard]] WaitStatus spin_then_futex(Ready& ready, const S& sleeper, Deadline deadline, unsigned spins,
                                          Clock::duration slice, SleepWithoutFutex&& sleep_without_futex) {
-    if (spin_phase(ready, spins)) return WaitStatus::ready;
+    if (spin_phase(ready, spins, deadline)) return WaitStatus::ready;
     bool futex_usable = kHaveFutex;
     for (;;) {
         const auto now = Clock::now();
